@@ -1,0 +1,40 @@
+//! `jamey-bench`: the figures Jamey promises, measured on this machine and printed. Each
+//! subcommand ends with one JSON line so scripts and CI can read the result.
+
+mod embed;
+mod quality;
+mod stats;
+mod store;
+mod synthetic;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "jamey-bench",
+    version,
+    about = "Benchmarks for Jamey's memory store and embedders"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Insert rate, get and search latency, QPS and recall@10 of a memory store.
+    Store(store::StoreArgs),
+    /// Sentences per second of the local embedders.
+    Embed(embed::EmbedArgs),
+    /// Recall@1 and recall@5 of each search mode on question sets (paraphrases and rare names).
+    Quality(quality::QualityArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Store(args) => store::run(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Quality(args) => quality::run(args),
+    }
+}

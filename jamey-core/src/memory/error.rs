@@ -1,0 +1,116 @@
+//! `StoreError`: everything that can go wrong storing or finding memories.
+
+use crate::embedding::EmbedError;
+use jamey_protocol::MemoryId;
+
+/// A memory-store failure, classified so the caller can pick a status and decide to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A field of a memory is not acceptable; `index` is the item's position in a batch.
+    #[error("{}{field}: {reason}", index.map(|i| format!("item {i}: ")).unwrap_or_default())]
+    Invalid {
+        field: &'static str,
+        reason: String,
+        index: Option<usize>,
+    },
+    /// No memory has this id.
+    #[error("memory {0} not found")]
+    NotFound(MemoryId),
+    /// A pagination cursor that this store did not issue, or that was altered.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
+    /// A vector whose length is not the store's dimension.
+    #[error("vector has {got} dimensions, the store holds {expected}")]
+    Dimension { expected: usize, got: usize },
+    /// A vector holding NaN or infinity.
+    #[error("vector value at position {position} is not a finite number")]
+    NonFiniteVector { position: usize },
+    /// The stored vectors come from another embedding model than the configured one.
+    #[error(
+        "this memory store was embedded with {stored}, but the configured embedder is {configured}. \
+         Vectors from different models cannot be compared: configure {stored} again, or start with an \
+         empty store (new JAMEY_HOME or database) and re-add the memories so they are embedded with {configured}"
+    )]
+    EmbedderMismatch { stored: String, configured: String },
+    /// Embedding the text failed.
+    #[error(transparent)]
+    Embedding(#[from] EmbedError),
+    /// The PostgreSQL server failed or could not be reached.
+    #[error("database error: {0}")]
+    Postgres(String),
+    /// The embedded SQLite store failed.
+    #[error("embedded store error: {0}")]
+    Sqlite(String),
+    /// Applying the schema migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The embedded store's files could not be read or written.
+    #[error("store I/O error: {0}")]
+    Io(String),
+}
+
+impl StoreError {
+    /// True for failures of the caller's input (the 4xx family).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            Self::Invalid { .. }
+                | Self::NotFound(_)
+                | Self::InvalidCursor(_)
+                | Self::Dimension { .. }
+                | Self::NonFiniteVector { .. }
+        ) || matches!(self, Self::Embedding(EmbedError::Input(_)))
+    }
+
+    /// True when the same operation may succeed later (a dependency was down or busy).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Postgres(_) => true,
+            Self::Embedding(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+            index: None,
+        }
+    }
+
+    /// The same error, placed at `index` of a batch.
+    pub(crate) fn at_index(self, at: usize) -> Self {
+        match self {
+            Self::Invalid { field, reason, .. } => Self::Invalid {
+                field,
+                reason,
+                index: Some(at),
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        // The Display of a db error holds the server's message; the source chain may hold more.
+        let detail = match error.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => error.to_string(),
+        };
+        Self::Postgres(detail)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Postgres(format!("connection pool: {error}"))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sqlite(error.to_string())
+    }
+}

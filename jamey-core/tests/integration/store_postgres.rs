@@ -1,0 +1,89 @@
+//! PostgreSQL-only behaviour: migrations under concurrency, the embedder record, the HNSW index.
+
+use crate::support::{fresh_database, identity, record, vector};
+use jamey_core::embedding::EmbedderIdentity;
+use jamey_core::memory::{PgMemoryStore, PgStoreConfig};
+use jamey_core::{MemoryStore, StoreError};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_starting_together_migrate_once() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let config = PgStoreConfig::new(url.clone());
+    let id = identity();
+    let (a, b) = tokio::join!(
+        PgMemoryStore::connect(&config, &id),
+        PgMemoryStore::connect(&config, &id)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let stored = a.insert(record("from a", vector(0, 0.0))).await.unwrap();
+    assert_eq!(b.get(stored.id).await.unwrap().unwrap(), stored);
+
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let versions: i64 = client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, 1);
+    let index: String = client
+        .query_one(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'memories_embedding_hnsw_idx'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        index.contains("hnsw") && index.contains("vector_cosine_ops"),
+        "{index}"
+    );
+    let column: String = client
+        .query_one("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'memories'::regclass AND attname = 'embedding'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(column, "vector(8)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_different_embedder_is_refused_with_directions() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let config = PgStoreConfig::new(url);
+    let store = PgMemoryStore::connect(&config, &identity()).await.unwrap();
+    store.insert(record("kept", vector(0, 0.0))).await.unwrap();
+    drop(store);
+    let other = EmbedderIdentity {
+        model: "local/all-MiniLM-L6-v2".into(),
+        dimensions: 384,
+    };
+    let err = PgMemoryStore::connect(&config, &other).await.unwrap_err();
+    assert!(matches!(err, StoreError::EmbedderMismatch { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("test/synthetic") && message.contains("all-MiniLM-L6-v2"),
+        "{message}"
+    );
+    let again = PgMemoryStore::connect(&config, &identity()).await.unwrap();
+    assert_eq!(
+        again.count().await.unwrap(),
+        1,
+        "refusing the embedder lost nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_clear_retryable_error() {
+    let config = PgStoreConfig::new("postgres://jamey:secret-pw@127.0.0.1:1/jamey");
+    let err = PgMemoryStore::connect(&config, &identity())
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable());
+    assert!(!err.to_string().contains("secret-pw"), "{err}");
+}

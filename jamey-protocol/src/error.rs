@@ -1,0 +1,98 @@
+//! The one error shape every API response uses: `{"error": {"code": "...", "message": "..."}}`.
+
+use serde::{Deserialize, Serialize};
+
+/// Stable, machine-readable error codes. Clients branch on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request body or query string could not be parsed.
+    Malformed,
+    /// A field was present and parseable but not acceptable.
+    InvalidField,
+    /// No credentials, or credentials that are not valid.
+    Unauthenticated,
+    /// Valid credentials without the right to do this.
+    Forbidden,
+    NotFound,
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    /// Too many requests; the response carries `Retry-After`.
+    RateLimited,
+    /// The stored data was written by a different embedding model.
+    EmbedderMismatch,
+    /// A dependency (store, model provider) is down.
+    Unavailable,
+    /// The upstream model provider failed.
+    UpstreamError,
+    /// A failure on our side; details are in the server log, not the response.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The snake_case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::InvalidField => "invalid_field",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited => "rate_limited",
+            Self::EmbedderMismatch => "embedder_mismatch",
+            Self::Unavailable => "unavailable",
+            Self::UpstreamError => "upstream_error",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request field at fault, for `invalid_field`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+                field: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_the_documented_shape() {
+        let body = ErrorBody::new(ErrorCode::NotFound, "memory not found");
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "not_found", "message": "memory not found"}})
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorCode::InvalidField).unwrap(),
+            serde_json::json!(ErrorCode::InvalidField.as_str())
+        );
+    }
+}
