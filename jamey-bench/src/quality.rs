@@ -26,6 +26,12 @@ pub(crate) struct QualityArgs {
     /// Keyword weights to try for hybrid search (the default weight when absent).
     #[arg(long, value_delimiter = ',')]
     keyword_weight: Vec<f32>,
+    /// Memories of another question set to load as extra distractors (their questions are not asked).
+    #[arg(long)]
+    distractors: Vec<PathBuf>,
+    /// Print each question whose answer hybrid search does not rank first.
+    #[arg(long)]
+    show_misses: bool,
     /// Measure on PostgreSQL (a database used as it is; its memories table must be empty) instead of the embedded store.
     #[arg(long)]
     database_url: Option<String>,
@@ -94,11 +100,12 @@ async fn measure(args: QualityArgs) -> anyhow::Result<()> {
     };
     // (mode label, question kind) -> tally
     let mut tallies: HashMap<(String, String), Tally> = HashMap::new();
+    let mut distractors = Vec::new();
+    for path in &args.distractors {
+        distractors.extend(load(path)?.memories.into_iter().map(|m| m.content));
+    }
     for path in &args.dataset {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let dataset: Dataset =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let dataset = load(path)?;
         for (w_index, weight) in weights.iter().enumerate() {
             let temp = tempfile::tempdir()?;
             let store: Arc<dyn MemoryStore> = match &args.database_url {
@@ -131,6 +138,17 @@ async fn measure(args: QualityArgs) -> anyhow::Result<()> {
                 .zip(&dataset.memories)
                 .map(|(id, m)| (*id, m.key.as_str()))
                 .collect();
+            let mut extra = Vec::new();
+            if !distractors.is_empty() {
+                extra = memories
+                    .add_batch(
+                        distractors
+                            .iter()
+                            .map(|c| NewMemory::from_content(c.clone()))
+                            .collect(),
+                    )
+                    .await?;
+            }
             for question in &dataset.questions {
                 let ranked = |mode| {
                     let memories = memories.clone();
@@ -172,10 +190,26 @@ async fn measure(args: QualityArgs) -> anyhow::Result<()> {
                         .entry(("rrf".into(), question.kind.clone()))
                         .or_default()
                         .add(rank_of(&rrf));
+                    if args.show_misses && rank_of(&hybrid).is_none_or(|r| r > 0) {
+                        let answer = dataset
+                            .memories
+                            .iter()
+                            .find(|m| m.key == question.answer)
+                            .map_or("?", |m| m.content.as_str());
+                        eprintln!(
+                            "miss [{}] hybrid {:?} vector {:?} keyword {:?}: {:?} -> {:?}",
+                            question.kind,
+                            rank_of(&hybrid),
+                            rank_of(&vector),
+                            rank_of(&keyword),
+                            question.query,
+                            answer
+                        );
+                    }
                 }
             }
             if args.database_url.is_some() {
-                for id in ids {
+                for id in ids.into_iter().chain(extra) {
                     store.delete(id).await?;
                 }
             }
@@ -211,6 +245,12 @@ async fn measure(args: QualityArgs) -> anyhow::Result<()> {
     }
     println!("{}", serde_json::Value::Object(report));
     Ok(())
+}
+
+fn load(path: &PathBuf) -> anyhow::Result<Dataset> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 fn reciprocal_rank_fusion(vector: &[MemoryId], keyword: &[MemoryId]) -> Vec<MemoryId> {

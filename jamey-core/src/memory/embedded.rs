@@ -50,7 +50,7 @@ impl EmbeddedStoreConfig {
 const READERS: usize = 2;
 
 /// Memories in a SQLite file, with their vectors indexed in memory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EmbeddedMemoryStore {
     shared: Arc<Shared>,
 }
@@ -68,13 +68,14 @@ struct Shared {
     index: RwLock<VectorIndex>,
 }
 
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for EmbeddedMemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = &self.shared;
         f.debug_struct("EmbeddedMemoryStore")
-            .field("path", &self.path)
-            .field("dimensions", &self.dimensions)
-            .field("keyword_weight", &self.keyword_weight)
-            .field("index", &*self.index.read())
+            .field("path", &shared.path)
+            .field("dimensions", &shared.dimensions)
+            .field("keyword_weight", &shared.keyword_weight)
+            .field("index", &*shared.index.read())
             .finish()
     }
 }
@@ -570,6 +571,23 @@ mod tests {
             .await
             .unwrap();
         assert!(by_old_word.is_empty());
+
+        let tagged_with = |tag: &str| {
+            let mut search = query("", axis(3), SearchMode::Vector, 5);
+            search.filter = MemoryFilter {
+                tags: Some(vec![tag.into()]),
+                ..Default::default()
+            };
+            search
+        };
+        assert_eq!(store.search(&tagged_with("car")).await.unwrap().len(), 1);
+        let retagged = MemoryUpdate {
+            tags: Some(vec!["bike".into()]),
+            ..Default::default()
+        };
+        store.update(original.id, retagged).await.unwrap();
+        assert!(store.search(&tagged_with("car")).await.unwrap().is_empty());
+        assert_eq!(store.search(&tagged_with("bike")).await.unwrap().len(), 1);
 
         let missing = Uuid::now_v7();
         let err = store

@@ -8,7 +8,7 @@
 //! words barely move it.
 
 /// Weight of the keyword bonus relative to cosine similarity (which spans about 0 to 1).
-pub const DEFAULT_KEYWORD_WEIGHT: f32 = 0.25;
+pub const DEFAULT_KEYWORD_WEIGHT: f32 = 0.1;
 
 /// RRF's smoothing constant, as in the literature.
 pub const RRF_K: f32 = 60.0;

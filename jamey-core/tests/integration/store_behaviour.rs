@@ -366,7 +366,7 @@ async fn hybrid_promotes_an_exact_rare_match(store: Store) {
     let exact = store
         .insert(record(
             "Okonkwo wants a birthday cake with lemon",
-            vector(5, 0.3),
+            vector(5, 0.25),
         ))
         .await
         .unwrap();

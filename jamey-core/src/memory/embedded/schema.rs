@@ -56,6 +56,25 @@ CREATE TRIGGER memories_fts_update AFTER UPDATE OF content ON memories BEGIN
     INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
 END;
 
+-- The tags again, one row each, so that a tag filter is an index lookup rather than a JSON
+-- parse of every row.
+CREATE TABLE memory_tags (
+    tag TEXT NOT NULL,
+    memory INTEGER NOT NULL,
+    PRIMARY KEY (tag, memory)
+) WITHOUT ROWID;
+CREATE INDEX memory_tags_by_memory ON memory_tags (memory);
+CREATE TRIGGER memory_tags_insert AFTER INSERT ON memories BEGIN
+    INSERT OR IGNORE INTO memory_tags (tag, memory) SELECT value, new.rowid FROM json_each(new.tags);
+END;
+CREATE TRIGGER memory_tags_delete AFTER DELETE ON memories BEGIN
+    DELETE FROM memory_tags WHERE memory = old.rowid;
+END;
+CREATE TRIGGER memory_tags_update AFTER UPDATE OF tags ON memories WHEN old.tags IS NOT new.tags BEGIN
+    DELETE FROM memory_tags WHERE memory = old.rowid;
+    INSERT OR IGNORE INTO memory_tags (tag, memory) SELECT value, new.rowid FROM json_each(new.tags);
+END;
+
 CREATE TABLE meta (
     key TEXT PRIMARY KEY NOT NULL,
     value TEXT NOT NULL
