@@ -186,6 +186,7 @@ async fn measure(args: StoreArgs) -> anyhow::Result<()> {
         mode: SearchMode::Vector,
         filter: MemoryFilter::default(),
         limit: 10,
+        keyword_weight: None,
     };
     let mut one_client = Latencies::new()?;
     let t = Instant::now();
@@ -234,6 +235,7 @@ async fn measure(args: StoreArgs) -> anyhow::Result<()> {
             mode: SearchMode::Hybrid,
             filter: MemoryFilter::default(),
             limit: 10,
+            keyword_weight: None,
         };
         let s = Instant::now();
         let hits = store.search(&request).await?;
@@ -295,6 +297,7 @@ async fn concurrent_searches(
                     mode: SearchMode::Vector,
                     filter: MemoryFilter::default(),
                     limit: 10,
+                    keyword_weight: None,
                 };
                 let s = Instant::now();
                 store.search(&request).await?;

@@ -3,8 +3,12 @@
 //!
 //! This crate does no HTTP serving and reads no environment variables: callers pass typed configs.
 
+pub mod credentials;
 pub mod embedding;
+pub mod home;
 pub mod memory;
+pub mod pki;
+pub mod secrets;
 
 pub use embedding::{EmbedError, Embedder, EmbedderIdentity};
 pub use memory::{Memories, MemoryStore, StoreError};

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     /// Valid credentials without the right to do this.
     Forbidden,
     NotFound,
+    /// The route exists but not with this HTTP method.
+    MethodNotAllowed,
     /// The request body is larger than the configured limit.
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -39,6 +41,7 @@ impl ErrorCode {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",

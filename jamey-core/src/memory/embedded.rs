@@ -7,6 +7,7 @@
 //! memories scans in milliseconds, needs no tuning, and is rebuilt from SQLite (the source of
 //! truth) at every open.
 
+mod quantized;
 mod rows;
 mod schema;
 mod search;
@@ -22,7 +23,8 @@ use async_trait::async_trait;
 use jamey_protocol::{Memory, MemoryId, MemoryPage, SearchMode};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use rusqlite::{Connection, TransactionBehavior};
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -49,6 +51,9 @@ impl EmbeddedStoreConfig {
 /// Reader connections: queries run beside the writer and each other thanks to WAL.
 const READERS: usize = 2;
 
+/// The file in the store's directory that an open store holds an exclusive lock on.
+const LOCK_FILE: &str = "lock";
+
 /// Memories in a SQLite file, with their vectors indexed in memory.
 #[derive(Clone)]
 pub struct EmbeddedMemoryStore {
@@ -66,6 +71,8 @@ struct Shared {
     readers: [Mutex<Connection>; READERS],
     next_reader: AtomicUsize,
     index: RwLock<VectorIndex>,
+    /// Held, never read: the lock on the directory lasts as long as the store.
+    _lock: File,
 }
 
 impl std::fmt::Debug for EmbeddedMemoryStore {
@@ -84,12 +91,16 @@ impl EmbeddedMemoryStore {
     /// Opens or creates the store in `config.dir`, applying schema migrations and loading the
     /// vectors into memory. The first open records `identity`; a later open with another embedder
     /// fails with `StoreError::EmbedderMismatch`.
+    ///
+    /// The store locks its directory until it is dropped (with its last clone): another open of
+    /// the same directory, in this process or another, fails with `StoreError::Io`.
     pub fn open(
         config: &EmbeddedStoreConfig,
         identity: &EmbedderIdentity,
     ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", config.dir.display())))?;
+        let lock = lock_directory(&config.dir)?;
         let path = config.dir.join(schema::DATABASE_FILE);
         let mut writer = schema::open_writer(&path)?;
         schema::migrate(&mut writer)?;
@@ -106,6 +117,7 @@ impl EmbeddedMemoryStore {
                 readers: readers.map(Mutex::new),
                 next_reader: AtomicUsize::new(0),
                 index: RwLock::new(index),
+                _lock: lock,
             }),
         })
     }
@@ -120,6 +132,32 @@ impl EmbeddedMemoryStore {
         tokio::task::spawn_blocking(move || work(&shared))
             .await
             .map_err(|e| StoreError::Sqlite(format!("embedded store task failed: {e}")))?
+    }
+}
+
+/// Takes the exclusive lock on `dir`. One process per store: the vector index is loaded at open
+/// and then follows only its own process's writes, so a second writer would leave each index
+/// stale. The operating system releases the lock when the file is closed, even after a crash.
+fn lock_directory(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StoreError::Io(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::Io(format!(
+            "another Jamey process is using the memory store in {} (or this process has it open \
+             already); stop that process, or configure another directory",
+            dir.display()
+        ))),
+        Err(TryLockError::Error(e)) => Err(StoreError::Io(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -248,7 +286,12 @@ impl Shared {
         let mut reader = self.reader();
         // One read transaction: every query of the search sees the same snapshot.
         let tx = reader.transaction()?;
-        let results = search::run(&tx, &self.index, search, self.keyword_weight)?;
+        let results = search::run(
+            &tx,
+            &self.index,
+            search,
+            search.keyword_weight.unwrap_or(self.keyword_weight),
+        )?;
         tx.finish()?;
         tracing::debug!(results = results.len(), "searched the embedded store");
         Ok(results)
@@ -271,8 +314,7 @@ impl MemoryStore for EmbeddedMemoryStore {
 
     async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<MemoryId>, StoreError> {
         for (i, record) in records.iter().enumerate() {
-            check_vector(&record.embedding, self.shared.dimensions)
-                .map_err(|e| batch_error(e, i))?;
+            check_vector(&record.embedding, self.shared.dimensions).map_err(|e| e.at_index(i))?;
         }
         if records.is_empty() {
             return Ok(Vec::new());
@@ -319,24 +361,6 @@ impl MemoryStore for EmbeddedMemoryStore {
             Ok(())
         })
         .await
-    }
-}
-
-/// A bad vector in a batch, as an `Invalid` error naming the item (the vector errors carry no
-/// index of their own).
-fn batch_error(error: StoreError, index: usize) -> StoreError {
-    match error {
-        StoreError::Dimension { expected, got } => StoreError::Invalid {
-            field: "embedding",
-            reason: format!("has {got} dimensions, the store holds {expected}"),
-            index: Some(index),
-        },
-        StoreError::NonFiniteVector { position } => StoreError::Invalid {
-            field: "embedding",
-            reason: format!("value at position {position} is not a finite number"),
-            index: Some(index),
-        },
-        other => other.at_index(index),
     }
 }
 
@@ -414,6 +438,7 @@ mod tests {
             mode,
             filter: MemoryFilter::default(),
             limit,
+            keyword_weight: None,
         }
     }
 
@@ -790,6 +815,30 @@ mod tests {
             .unwrap();
         assert_eq!(hits[0].memory, target);
         assert!((hits[0].score - 1.0).abs() < 1e-5);
+    }
+
+    #[tokio::test]
+    async fn one_store_at_a_time_per_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open(dir.path());
+        let clone = first.clone();
+        let err = EmbeddedMemoryStore::open(&EmbeddedStoreConfig::new(dir.path()), &identity())
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Io(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&dir.path().display().to_string())
+                && message.contains("another Jamey process is using"),
+            "{message}"
+        );
+        drop(first);
+        // A clone shares the store, and with it the lock.
+        assert!(
+            EmbeddedMemoryStore::open(&EmbeddedStoreConfig::new(dir.path()), &identity()).is_err()
+        );
+        drop(clone);
+        let reopened = open(dir.path());
+        assert_eq!(reopened.count().await.unwrap(), 0);
     }
 
     #[tokio::test]

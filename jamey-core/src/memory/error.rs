@@ -79,15 +79,26 @@ impl StoreError {
         }
     }
 
-    /// The same error, placed at `index` of a batch.
+    /// The same error, placed at `index` of a batch. The vector errors have no place for an
+    /// index, so they become `Invalid` errors of the `embedding` field; other errors are not about
+    /// one item and stay as they are.
     pub(crate) fn at_index(self, at: usize) -> Self {
-        match self {
-            Self::Invalid { field, reason, .. } => Self::Invalid {
-                field,
-                reason,
-                index: Some(at),
-            },
-            other => other,
+        let (field, reason) = match self {
+            Self::Invalid { field, reason, .. } => (field, reason),
+            Self::Dimension { expected, got } => (
+                "embedding",
+                format!("has {got} dimensions, the store holds {expected}"),
+            ),
+            Self::NonFiniteVector { position } => (
+                "embedding",
+                format!("value at position {position} is not a finite number"),
+            ),
+            other => return other,
+        };
+        Self::Invalid {
+            field,
+            reason,
+            index: Some(at),
         }
     }
 }
@@ -112,5 +123,44 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         Self::Sqlite(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_index_names_the_item_of_a_batch() {
+        let placed = StoreError::Dimension {
+            expected: 8,
+            got: 3,
+        }
+        .at_index(2);
+        assert!(
+            matches!(
+                &placed,
+                StoreError::Invalid {
+                    field: "embedding",
+                    index: Some(2),
+                    ..
+                }
+            ),
+            "{placed:?}"
+        );
+        assert_eq!(
+            placed.to_string(),
+            "item 2: embedding: has 3 dimensions, the store holds 8"
+        );
+        let placed = StoreError::NonFiniteVector { position: 5 }.at_index(0);
+        assert_eq!(
+            placed.to_string(),
+            "item 0: embedding: value at position 5 is not a finite number"
+        );
+        assert!(placed.is_client_error());
+        let placed = StoreError::invalid("content", "is empty").at_index(4);
+        assert_eq!(placed.to_string(), "item 4: content: is empty");
+        let other = StoreError::Sqlite("disk full".into()).at_index(1);
+        assert!(matches!(other, StoreError::Sqlite(_)), "{other:?}");
     }
 }

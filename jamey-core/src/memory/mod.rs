@@ -60,6 +60,8 @@ pub struct StoreSearch {
     pub mode: SearchMode,
     pub filter: MemoryFilter,
     pub limit: u32,
+    /// Weight of keyword evidence in hybrid search; `None` uses the store's configured weight.
+    pub keyword_weight: Option<f32>,
 }
 
 /// A store hit with its score (higher is better).

@@ -612,6 +612,7 @@ impl MemoryStore for PgMemoryStore {
     #[tracing::instrument(name = "pg_search", level = "debug", skip_all, fields(mode = search.mode.as_str(), limit = search.limit))]
     async fn search(&self, search: &StoreSearch) -> Result<Vec<ScoredMemory>, StoreError> {
         let limit = search.limit as usize;
+        let keyword_weight = search.keyword_weight.unwrap_or(self.keyword_weight);
         let terms = if search.mode == SearchMode::Vector {
             Vec::new()
         } else {
@@ -682,7 +683,7 @@ impl MemoryStore for PgMemoryStore {
                             let score = hybrid_score(
                                 c.cosine,
                                 weighted.coverage(&c.matched),
-                                self.keyword_weight,
+                                keyword_weight,
                             );
                             (ById(c.memory), score)
                         })

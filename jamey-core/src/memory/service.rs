@@ -8,6 +8,7 @@ use crate::embedding::{EmbedError, Embedder};
 use jamey_protocol::{
     Memory, MemoryId, MemoryPage, MemoryPatch, NewMemory, ScoredMemory, SearchMode, SearchRequest,
 };
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -24,7 +25,11 @@ pub struct Memories {
     store: Arc<dyn MemoryStore>,
     embedder: Arc<dyn Embedder>,
     limits: MemoryLimits,
+    /// Hybrid search's keyword weight as f32 bits; `UNSET` leaves the store's own.
+    keyword_weight: Arc<AtomicU32>,
 }
+
+const UNSET: u32 = u32::MAX;
 
 impl Memories {
     pub fn new(
@@ -36,6 +41,7 @@ impl Memories {
             store,
             embedder,
             limits,
+            keyword_weight: Arc::new(AtomicU32::new(UNSET)),
         }
     }
 
@@ -49,6 +55,17 @@ impl Memories {
 
     pub fn limits(&self) -> &MemoryLimits {
         &self.limits
+    }
+
+    /// Changes hybrid search's keyword weight from now on (a configuration reload).
+    pub fn set_keyword_weight(&self, weight: f32) {
+        self.keyword_weight
+            .store(weight.to_bits(), Ordering::Relaxed);
+    }
+
+    fn keyword_weight(&self) -> Option<f32> {
+        let bits = self.keyword_weight.load(Ordering::Relaxed);
+        (bits != UNSET).then(|| f32::from_bits(bits))
     }
 
     pub async fn add(&self, memory: NewMemory) -> Result<Memory, StoreError> {
@@ -196,6 +213,7 @@ impl Memories {
                 mode: request.mode,
                 filter: request.filter.unwrap_or_default(),
                 limit,
+                keyword_weight: self.keyword_weight(),
             })
             .await
     }

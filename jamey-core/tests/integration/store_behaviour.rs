@@ -17,6 +17,7 @@ fn search(text: &str, embedding: Vec<f32>, mode: SearchMode, limit: u32) -> Stor
         mode,
         filter: MemoryFilter::default(),
         limit,
+        keyword_weight: None,
     }
 }
 

@@ -1,20 +1,31 @@
-//! The embedded store's vector index: every embedding in one contiguous matrix, searched exactly
-//! by dot product (the vectors are unit length, so this is cosine similarity).
+//! The embedded store's vector index: every embedding in one contiguous matrix, with an int8 copy
+//! for a coarse first pass. A search scans the int8 codes for a generous shortlist, then ranks the
+//! shortlist by exact `f32` dot product (the vectors are unit length, so this is cosine
+//! similarity): the scan streams a quarter of the bytes, and the scores returned are exact.
 
+use super::quantized::{self, QuantizedQuery};
 use crate::memory::StoreError;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::Range;
 
-/// Above this many vectors a full scan is split over two threads; below it a thread costs more
-/// than it saves.
+/// Above this many vectors a scan is split over two threads; below it a thread costs more than
+/// it saves.
 const PARALLEL_SCAN_MIN: usize = 20_000;
+
+/// The int8 scan keeps this many candidates per wanted result for the exact ranking...
+const SHORTLIST_PER_RESULT: usize = 8;
+/// ...and at least this many: a wide margin for the codes' rounding error at a negligible cost
+/// (ranking 64 vectors exactly takes microseconds).
+const SHORTLIST_MIN: usize = 64;
 
 /// All stored vectors, addressed by the SQLite rowid of their memory.
 pub(super) struct VectorIndex {
     dimensions: usize,
     /// Row-major: the vector in slot `s` is `data[s * dimensions..(s + 1) * dimensions]`.
     data: Vec<f32>,
+    /// `data` quantized, laid out the same way.
+    codes: Vec<i8>,
     /// The rowid of each slot.
     rowids: Vec<i64>,
     slots: HashMap<i64, usize>,
@@ -34,6 +45,7 @@ impl VectorIndex {
         Self {
             dimensions,
             data: Vec::new(),
+            codes: Vec::new(),
             rowids: Vec::new(),
             slots: HashMap::new(),
         }
@@ -51,17 +63,20 @@ impl VectorIndex {
                 got: vector.len(),
             });
         }
-        match self.slots.get(&rowid) {
-            Some(&slot) => {
-                let span = self.span(slot);
-                self.data[span].copy_from_slice(vector);
-            }
+        let slot = match self.slots.get(&rowid) {
+            Some(&slot) => slot,
             None => {
-                self.slots.insert(rowid, self.rowids.len());
+                let slot = self.rowids.len();
+                self.slots.insert(rowid, slot);
                 self.rowids.push(rowid);
-                self.data.extend_from_slice(vector);
+                self.data.resize(self.data.len() + self.dimensions, 0.0);
+                self.codes.resize(self.codes.len() + self.dimensions, 0);
+                slot
             }
-        }
+        };
+        let span = self.span(slot);
+        self.data[span.clone()].copy_from_slice(vector);
+        quantized::encode(vector, &mut self.codes[span]);
         Ok(())
     }
 
@@ -73,12 +88,14 @@ impl VectorIndex {
         let last = self.rowids.len() - 1;
         if slot != last {
             let from = self.span(last);
-            self.data.copy_within(from, slot * self.dimensions);
+            self.data.copy_within(from.clone(), slot * self.dimensions);
+            self.codes.copy_within(from, slot * self.dimensions);
             let moved = self.rowids[last];
             self.slots.insert(moved, slot);
         }
         self.rowids.swap_remove(slot);
         self.data.truncate(last * self.dimensions);
+        self.codes.truncate(last * self.dimensions);
         true
     }
 
@@ -88,8 +105,11 @@ impl VectorIndex {
         Some(dot(&self.data[self.span(slot)], query))
     }
 
-    /// The `k` vectors most similar to `query`, best first (ties: lower rowid first). With
-    /// `within`, only those rowids are considered.
+    /// The `k` vectors most similar to `query`, best first (ties: lower rowid first), with exact
+    /// scores. With `within`, only those rowids are considered.
+    ///
+    /// The int8 pass may, rarely, leave out a vector whose exact score would just make the top
+    /// `k` (its rounding error exceeding the shortlist's margin); every score returned is exact.
     pub(super) fn nearest(
         &self,
         query: &[f32],
@@ -99,48 +119,143 @@ impl VectorIndex {
         if k == 0 || query.len() != self.dimensions {
             return Vec::new();
         }
-        let best = match within {
+        let shortlist_len = k.saturating_mul(SHORTLIST_PER_RESULT).max(SHORTLIST_MIN);
+        let shortlist = match within {
             Some(allowed) => {
-                let mut best = TopK::new(k);
-                for slot in allowed.iter().filter_map(|rowid| self.slots.get(rowid)) {
-                    best.offer(self.hit(*slot, query));
-                }
-                best
+                let mut slots: Vec<usize> = allowed
+                    .iter()
+                    .filter_map(|rowid| self.slots.get(rowid).copied())
+                    .collect();
+                // In memory order: the scan then reads the matrix front to back.
+                slots.sort_unstable();
+                self.shortlist(Slots::Listed(&slots), query, shortlist_len)
             }
-            None if self.len() > PARALLEL_SCAN_MIN => {
-                let middle = self.len() / 2;
-                std::thread::scope(|scope| {
-                    let upper = scope.spawn(|| self.scan(middle..self.len(), query, k));
-                    let mut best = self.scan(0..middle, query, k);
-                    let upper = upper
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    best.merge(upper);
-                    best
-                })
-            }
-            None => self.scan(0..self.len(), query, k),
+            None => self.shortlist(Slots::All(0..self.len()), query, shortlist_len),
         };
+        let mut best = TopK::new(k);
+        for slot in shortlist {
+            best.offer(Hit {
+                score: dot(&self.data[self.span(slot)], query),
+                rowid: self.rowids[slot],
+            });
+        }
         best.into_sorted()
     }
 
-    fn scan(&self, slots: Range<usize>, query: &[f32], k: usize) -> TopK {
-        let mut best = TopK::new(k);
-        for slot in slots {
-            best.offer(self.hit(slot, query));
+    /// The slots among `slots` whose codes score best against `query`: at least `len` of them
+    /// (all of them when there are no more), in no particular order.
+    fn shortlist(&self, slots: Slots<'_>, query: &[f32], len: usize) -> Vec<usize> {
+        if slots.len() <= len {
+            return slots.to_vec();
         }
-        best
+        let query = QuantizedQuery::new(query);
+        if slots.len() <= PARALLEL_SCAN_MIN {
+            return self.scan_codes(slots, &query, len).into_slots();
+        }
+        let (lower, upper) = slots.split();
+        std::thread::scope(|scope| {
+            // Each half keeps its own best `len`: their union holds the best `len` overall.
+            let upper = scope.spawn(|| self.scan_codes(upper, &query, len));
+            let mut found = self.scan_codes(lower, &query, len).into_slots();
+            let upper = upper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            found.extend(upper.into_slots());
+            found
+        })
     }
 
-    fn hit(&self, slot: usize, query: &[f32]) -> Hit {
-        Hit {
-            score: dot(&self.data[self.span(slot)], query),
-            rowid: self.rowids[slot],
+    fn scan_codes(&self, slots: Slots<'_>, query: &QuantizedQuery, len: usize) -> Shortlist {
+        let mut shortlist = Shortlist::new(len);
+        let dimensions = self.dimensions;
+        match slots {
+            Slots::All(range) => {
+                let rows = self.codes[range.start * dimensions..range.end * dimensions]
+                    .chunks_exact(dimensions.max(1));
+                for (slot, codes) in range.zip(rows) {
+                    shortlist.offer(query.dot(codes), slot);
+                }
+            }
+            Slots::Listed(listed) => {
+                for &slot in listed {
+                    shortlist.offer(query.dot(&self.codes[self.span(slot)]), slot);
+                }
+            }
         }
+        shortlist
     }
 
     fn span(&self, slot: usize) -> Range<usize> {
         slot * self.dimensions..(slot + 1) * self.dimensions
+    }
+}
+
+/// The slots a search considers: every one, or those a filter lets through (ascending).
+#[derive(Debug, Clone)]
+enum Slots<'a> {
+    All(Range<usize>),
+    Listed(&'a [usize]),
+}
+
+impl Slots<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::All(range) => range.len(),
+            Self::Listed(listed) => listed.len(),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<usize> {
+        match self {
+            Self::All(range) => range.clone().collect(),
+            Self::Listed(listed) => listed.to_vec(),
+        }
+    }
+
+    /// Two halves, for two threads.
+    fn split(self) -> (Self, Self) {
+        match self {
+            Self::All(range) => {
+                let middle = range.start + range.len() / 2;
+                (Self::All(range.start..middle), Self::All(middle..range.end))
+            }
+            Self::Listed(listed) => {
+                let (lower, upper) = listed.split_at(listed.len() / 2);
+                (Self::Listed(lower), Self::Listed(upper))
+            }
+        }
+    }
+}
+
+/// The best `len` slots by code score seen so far: a min-heap whose root is the one to evict next.
+/// Ties between equal scores are broken arbitrarily; the exact ranking settles them.
+struct Shortlist {
+    len: usize,
+    heap: BinaryHeap<Reverse<(i32, usize)>>,
+}
+
+impl Shortlist {
+    fn new(len: usize) -> Self {
+        Self {
+            len,
+            heap: BinaryHeap::with_capacity(len.saturating_add(1).min(4_096)),
+        }
+    }
+
+    fn offer(&mut self, score: i32, slot: usize) {
+        if self.heap.len() < self.len {
+            self.heap.push(Reverse((score, slot)));
+        } else if self.heap.peek().is_some_and(|worst| score > worst.0 .0) {
+            self.heap.pop();
+            self.heap.push(Reverse((score, slot)));
+        }
+    }
+
+    fn into_slots(self) -> Vec<usize> {
+        self.heap
+            .into_iter()
+            .map(|Reverse((_, slot))| slot)
+            .collect()
     }
 }
 
@@ -220,12 +335,6 @@ impl TopK {
         } else if self.heap.peek().is_some_and(|worst| hit > worst.0) {
             self.heap.pop();
             self.heap.push(Reverse(hit));
-        }
-    }
-
-    fn merge(&mut self, other: TopK) {
-        for Reverse(hit) in other.heap {
-            self.offer(hit);
         }
     }
 
@@ -324,6 +433,53 @@ mod tests {
             index.nearest(query, 10, Some(&allowed)),
             brute_force(&subset, query, 10)
         );
+    }
+
+    #[test]
+    fn two_stage_search_recalls_the_exact_top_ten_with_exact_scores() {
+        let dimensions = 384;
+        let stored: Vec<(i64, Vec<f32>)> = vectors(4_000, dimensions, 5)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64 * 2 + 1, v))
+            .collect();
+        let mut index = VectorIndex::new(dimensions);
+        for (rowid, v) in &stored {
+            index.upsert(*rowid, v).unwrap();
+        }
+        let allowed: HashSet<i64> = stored
+            .iter()
+            .map(|(r, _)| *r)
+            .filter(|r| r % 3 != 0)
+            .collect();
+        let subset: Vec<(i64, Vec<f32>)> = stored
+            .iter()
+            .filter(|(r, _)| allowed.contains(r))
+            .cloned()
+            .collect();
+        let queries = vectors(40, dimensions, 1234);
+        let (mut found, mut wanted) = (0, 0);
+        for (query, within, candidates) in queries
+            .iter()
+            .flat_map(|q| [(q, None, &stored), (q, Some(&allowed), &subset)])
+        {
+            let got = index.nearest(query, 10, within);
+            let exact = brute_force(candidates, query, 10);
+            assert_eq!(got.len(), 10);
+            assert!(got.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+            for (rowid, score) in &got {
+                let vector = &candidates
+                    .iter()
+                    .find(|(r, _)| r == rowid)
+                    .expect("a returned rowid is a candidate")
+                    .1;
+                assert_eq!(*score, dot(vector, query), "rowid {rowid}");
+            }
+            wanted += exact.len();
+            found += exact.iter().filter(|hit| got.contains(hit)).count();
+        }
+        let recall = found as f64 / wanted as f64;
+        assert!(recall >= 0.99, "recall@10 {recall}");
     }
 
     #[test]

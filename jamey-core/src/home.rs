@@ -1,0 +1,148 @@
+//! `JAMEY_HOME`: where Jamey keeps its configuration, certificates, credentials, embedded store,
+//! pid file and logs. The caller decides the root (from `JAMEY_HOME` or the platform data dir);
+//! this module only names what lives inside it.
+
+use std::path::{Path, PathBuf};
+
+/// The layout of one Jamey home directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JameyHome {
+    root: PathBuf,
+}
+
+impl JameyHome {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The platform's data directory for Jamey (e.g. `~/.local/share/jamey`), used when
+    /// `JAMEY_HOME` is not set.
+    pub fn platform_default() -> Option<Self> {
+        directories::ProjectDirs::from("", "", "jamey").map(|dirs| Self::new(dirs.data_dir()))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.root.join("tls")
+    }
+
+    pub fn ca_cert(&self) -> PathBuf {
+        self.tls_dir().join("ca.pem")
+    }
+
+    /// The CA's private key; `jamey cert issue` signs client certificates with it.
+    pub fn ca_key(&self) -> PathBuf {
+        self.tls_dir().join("ca-key.pem")
+    }
+
+    pub fn server_cert(&self) -> PathBuf {
+        self.tls_dir().join("server.pem")
+    }
+
+    pub fn server_key(&self) -> PathBuf {
+        self.tls_dir().join("server-key.pem")
+    }
+
+    /// The owner's client certificate, used by the CLI and TUI.
+    pub fn client_cert(&self) -> PathBuf {
+        self.tls_dir().join("client.pem")
+    }
+
+    pub fn client_key(&self) -> PathBuf {
+        self.tls_dir().join("client-key.pem")
+    }
+
+    /// Client certificates issued to external tools by `jamey cert issue NAME`.
+    pub fn issued_certs_dir(&self) -> PathBuf {
+        self.tls_dir().join("clients")
+    }
+
+    /// Bearer tokens (hashed) and revoked certificates.
+    pub fn credentials_file(&self) -> PathBuf {
+        self.root.join("credentials.json")
+    }
+
+    /// The AES-256-GCM encrypted secrets file, used where no OS keychain works.
+    pub fn secrets_file(&self) -> PathBuf {
+        self.root.join("secrets.enc")
+    }
+
+    /// The key of the secrets file when neither a keychain nor `JAMEY_SECRETS_PASSPHRASE` is available.
+    pub fn secrets_key_file(&self) -> PathBuf {
+        self.root.join("secrets.key")
+    }
+
+    /// The embedded memory store, used when no database URL is configured.
+    pub fn embedded_store_dir(&self) -> PathBuf {
+        self.root.join("memory")
+    }
+
+    pub fn pid_file(&self) -> PathBuf {
+        self.root.join("jamey.pid")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+}
+
+/// The `config.toml` that `jamey init` writes: every setting, commented out at its default.
+/// The runtime's tests check that this text parses to the runtime's defaults.
+pub const CONFIG_TEMPLATE: &str = r#"# Jamey configuration. Every setting is shown at its default, commented out.
+# Order of precedence: built-in defaults < this file < JAMEY_* environment < runtime overrides
+# (PATCH /v1/config). Keys marked (reload) apply without a restart when this file changes.
+
+# Address the runtime listens on (JAMEY_LISTEN).
+# listen = "127.0.0.1:3000"
+
+[log]
+# Filter in tracing's EnvFilter syntax, e.g. "info" or "jamey_runtime=debug" (JAMEY_LOG). (reload)
+# level = "info"
+# "json" or "pretty" (JAMEY_LOG_FORMAT). Default: pretty in a terminal, json otherwise.
+# format = "pretty"
+
+[database]
+# PostgreSQL with pgvector, e.g. "postgres://jamey@127.0.0.1:5432/jamey" (JAMEY_DATABASE_URL).
+# Empty: the embedded store in JAMEY_HOME/memory.
+# url = ""
+# pool_size = 16
+
+[embedding]
+# A local sentence-transformers folder, e.g. all-MiniLM-L6-v2 (JAMEY_EMBEDDING_MODEL_DIR).
+# Empty: the model bundled in the binary.
+# model_dir = ""
+# An OpenAI-compatible embeddings server and model (JAMEY_EMBEDDING_BASE_URL, JAMEY_EMBEDDING_MODEL).
+# base_url = ""
+# model = ""
+
+[tls]
+# Serve plain HTTP instead of mTLS. Allowed only on a loopback address; requests then need a
+# bearer token from `jamey token create`.
+# plain_http = false
+
+[limits]
+# Largest request body in bytes; the batch route allows max_batch_body_bytes.
+# max_body_bytes = 1048576
+# max_batch_body_bytes = 33554432
+# Largest memory content in bytes.
+# max_content_bytes = 65536
+# Seconds before a request is answered with 503.
+# request_timeout_secs = 30
+# Requests served at once; more wait.
+# max_concurrent_requests = 512
+# Requests per second per bearer token. (reload)
+# token_requests_per_second = 50
+# Requests per second for the owner's client certificate; 0 means unlimited. (reload)
+# owner_requests_per_second = 0
+
+[search]
+# Weight of keyword evidence in hybrid search (0 = vector only). (reload)
+# keyword_weight = 0.1
+"#;

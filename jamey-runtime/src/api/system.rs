@@ -1,0 +1,89 @@
+//! Liveness, readiness, metrics and the configuration endpoints.
+
+use crate::api::ApiJson;
+use crate::config::ConfigOverrides;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::json;
+use std::time::Duration;
+
+/// How long `/ready` waits for the store.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) async fn health(State(app): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": app.started_at.elapsed().as_secs(),
+    }))
+}
+
+/// 200 while the store answers, with each dependency's state; 503 only when the store does not.
+pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
+    let store = app.memories.store();
+    let ping = tokio::time::timeout(READY_TIMEOUT, store.ping()).await;
+    let (store_ok, store_detail) = match ping {
+        Ok(Ok(())) => (true, json!({"backend": store.backend(), "status": "up"})),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "store not ready");
+            (
+                false,
+                json!({"backend": store.backend(), "status": "down", "error": error.to_string()}),
+            )
+        }
+        Err(_) => (
+            false,
+            json!({"backend": store.backend(), "status": "down", "error": "no answer within 2 s"}),
+        ),
+    };
+    let body = json!({
+        "status": if store_ok { "ready" } else { "unavailable" },
+        "dependencies": {
+            "store": store_detail,
+            "embedder": {"model": app.memories.embedder().identity().model, "dimensions": app.memories.embedder().identity().dimensions, "status": "up"},
+            "redis": {"status": "not_configured"},
+        }
+    });
+    let status = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+pub(crate) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}
+
+pub(crate) async fn get_config(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let mut body = app.settings.current().masked();
+    body["overrides"] = serde_json::to_value(app.settings.overrides()).unwrap_or_default();
+    Json(body)
+}
+
+/// Runtime overrides of the safe keys: log_level, token_requests_per_second,
+/// owner_requests_per_second, keyword_weight.
+pub(crate) async fn patch_config(
+    State(app): State<AppState>,
+    ApiJson(patch): ApiJson<ConfigOverrides>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (old, new) = app.settings.apply_overrides(&patch).map_err(|e| match e {
+        crate::config::ConfigError::Invalid { ref key, .. } => ApiError::InvalidField {
+            field: key.clone(),
+            message: e.to_string(),
+        },
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    app.apply_live_settings(&old, &new);
+    let mut body = new.masked();
+    body["overrides"] = serde_json::to_value(app.settings.overrides()).unwrap_or_default();
+    Ok(Json(body))
+}

@@ -1,0 +1,256 @@
+//! `ApiError`: the one place errors become HTTP statuses and the stable JSON error body. Each
+//! error is logged once here, inside the request span: 5xx at error, 4xx at warn. Clients never
+//! see internals of a 5xx.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jamey_core::{EmbedError, StoreError};
+use jamey_protocol::{ErrorBody, ErrorCode};
+use std::time::Duration;
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request could not be parsed (bad JSON, bad query string, bad id).
+    Malformed(String),
+    /// A field is not acceptable; names the field.
+    InvalidField {
+        field: String,
+        message: String,
+    },
+    NotFound(String),
+    MethodNotAllowed(String),
+    Unauthenticated(String),
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    RateLimited {
+        retry_after: Duration,
+    },
+    /// A dependency is down; the client may retry.
+    Unavailable(String),
+    /// Our fault. The detail is logged, never sent.
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, ErrorCode, String, Option<String>) {
+        match self {
+            Self::Malformed(m) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::Malformed,
+                m.clone(),
+                None,
+            ),
+            Self::InvalidField { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidField,
+                message.clone(),
+                Some(field.clone()),
+            ),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, m.clone(), None),
+            Self::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                m.clone(),
+                None,
+            ),
+            Self::Unauthenticated(m) => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                m.clone(),
+                None,
+            ),
+            Self::PayloadTooLarge(m) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                m.clone(),
+                None,
+            ),
+            Self::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                m.clone(),
+                None,
+            ),
+            Self::RateLimited { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                format!(
+                    "too many requests: retry after {} s",
+                    retry_after.as_secs().max(1)
+                ),
+                None,
+            ),
+            Self::Unavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                m.clone(),
+                None,
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "internal error; the server log has the details under this request id".into(),
+                None,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field) = self.parts();
+        if status.is_server_error() {
+            let detail = match &self {
+                Self::Internal(detail) | Self::Unavailable(detail) => detail.as_str(),
+                _ => message.as_str(),
+            };
+            tracing::error!(
+                status = status.as_u16(),
+                code = code.as_str(),
+                error = detail,
+                "request failed"
+            );
+        } else {
+            tracing::warn!(status = status.as_u16(), code = code.as_str(), error = %message, "request rejected");
+        }
+        let mut body = ErrorBody::new(code, message);
+        body.error.field = field;
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Self::RateLimited { retry_after } = self {
+            let seconds = retry_after.as_secs().max(1).to_string();
+            if let Ok(value) = HeaderValue::from_str(&seconds) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Invalid {
+                field,
+                reason,
+                index,
+            } => Self::InvalidField {
+                field: match index {
+                    Some(i) => format!("items[{i}].{field}"),
+                    None => field.to_string(),
+                },
+                message: match index {
+                    Some(i) => format!("item {i}: {field}: {reason}"),
+                    None => format!("{field}: {reason}"),
+                },
+            },
+            StoreError::NotFound(id) => Self::NotFound(format!("memory {id} not found")),
+            StoreError::InvalidCursor(reason) => Self::InvalidField {
+                field: "cursor".into(),
+                message: format!("cursor: {reason}"),
+            },
+            e @ (StoreError::Dimension { .. } | StoreError::NonFiniteVector { .. }) => {
+                Self::InvalidField {
+                    field: "embedding".into(),
+                    message: e.to_string(),
+                }
+            }
+            StoreError::Embedding(EmbedError::Input(reason)) => Self::InvalidField {
+                field: "content".into(),
+                message: format!("content: {reason}"),
+            },
+            e if e.is_retryable() => Self::Unavailable(e.to_string()),
+            e => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => {
+                // serde names the field in its message: "items[2].importance: invalid type ..."
+                let detail = std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| e.body_text());
+                let field = detail
+                    .split(':')
+                    .next()
+                    .unwrap_or("body")
+                    .trim()
+                    .to_string();
+                let field = if field.contains(' ') {
+                    "body".to_string()
+                } else {
+                    field
+                };
+                Self::InvalidField {
+                    field,
+                    message: detail,
+                }
+            }
+            JsonRejection::JsonSyntaxError(e) => {
+                let detail = std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| e.body_text());
+                Self::Malformed(format!("the body is not valid JSON: {detail}"))
+            }
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
+                "send the body as JSON with `content-type: application/json`".into(),
+            ),
+            JsonRejection::BytesRejection(e) => {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Self::PayloadTooLarge(
+                        "the request body is larger than this route accepts".into(),
+                    )
+                } else {
+                    Self::Malformed(format!("cannot read the body: {}", e.body_text()))
+                }
+            }
+            other => Self::Malformed(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::Malformed(format!(
+            "invalid path: {} (memory ids are UUIDs)",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Malformed(format!("invalid query string: {}", rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_statuses_and_name_fields() {
+        let invalid = ApiError::from(StoreError::Invalid {
+            field: "importance",
+            reason: "too big".into(),
+            index: Some(2),
+        });
+        let (status, code, message, field) = invalid.parts();
+        assert_eq!(
+            (status, code),
+            (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidField)
+        );
+        assert_eq!(field.as_deref(), Some("items[2].importance"));
+        assert!(message.contains("item 2"));
+        let down = ApiError::from(StoreError::Postgres("connection refused".into()));
+        assert_eq!(down.parts().0, StatusCode::SERVICE_UNAVAILABLE);
+        let internal = ApiError::from(StoreError::Sqlite("disk I/O error at /secret/path".into()));
+        let (status, _, message, _) = internal.parts();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!message.contains("/secret/path"));
+    }
+}

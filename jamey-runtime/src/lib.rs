@@ -1,0 +1,194 @@
+//! Jamey's runtime: the composition root. It reads the configuration, chooses the memory store
+//! and embedder, and serves the HTTP API over mTLS until told to stop.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod reload;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+
+use anyhow::Context;
+use config::{Config, RawConfig};
+use jamey_core::embedding::{
+    BundledEmbedder, Embedder, LocalBertEmbedder, RemoteEmbedder, RemoteEmbedderConfig,
+};
+use jamey_core::home::JameyHome;
+use jamey_core::memory::{
+    EmbeddedMemoryStore, EmbeddedStoreConfig, MemoryLimits, PgMemoryStore, PgStoreConfig,
+};
+use jamey_core::{Memories, MemoryStore};
+use parking_lot::RwLock;
+use state::{AppState, Settings};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the process learned from its surroundings before starting.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub home: JameyHome,
+    /// `JAMEY_*` and provider variables, read once by `main`.
+    pub vars: HashMap<String, String>,
+    /// Whether stderr is a terminal (pretty logs) or not (JSON logs).
+    pub terminal: bool,
+}
+
+/// Chooses the embedder from the configuration. Blocking: loads model weights.
+pub fn open_embedder(
+    config: &Config,
+    vars: &HashMap<String, String>,
+) -> anyhow::Result<Arc<dyn Embedder>> {
+    let embedding = &config.embedding;
+    if let (Some(base_url), Some(model)) = (&embedding.base_url, &embedding.model) {
+        let mut remote = RemoteEmbedderConfig::new(base_url.clone(), model.clone());
+        remote.api_key = vars
+            .get("JAMEY_EMBEDDING_API_KEY")
+            .or_else(|| vars.get("OPENROUTER_API_KEY"))
+            .cloned();
+        let embedder = RemoteEmbedder::connect(remote)
+            .with_context(|| format!("embedding server {base_url}"))?;
+        return Ok(Arc::new(embedder));
+    }
+    if let Some(dir) = &embedding.model_dir {
+        let embedder = LocalBertEmbedder::load(dir)
+            .with_context(|| format!("embedding.model_dir {}", dir.display()))?;
+        return Ok(Arc::new(embedder));
+    }
+    Ok(Arc::new(BundledEmbedder::load()?))
+}
+
+/// Opens the store the configuration names: PostgreSQL when a database URL is set, else the
+/// embedded store in JAMEY_HOME.
+pub async fn open_store(
+    config: &Config,
+    home: &JameyHome,
+    embedder: &dyn Embedder,
+) -> anyhow::Result<Arc<dyn MemoryStore>> {
+    let store: Arc<dyn MemoryStore> = match &config.database.url {
+        Some(url) => {
+            let mut pg = PgStoreConfig::new(url.clone());
+            pg.pool_size = config.database.pool_size;
+            pg.keyword_weight = config.search.keyword_weight;
+            Arc::new(
+                PgMemoryStore::connect(&pg, embedder.identity())
+                    .await
+                    .with_context(|| format!("database {}", jamey_core::memory::redact_url(url)))?,
+            )
+        }
+        None => {
+            let mut embedded = EmbeddedStoreConfig::new(home.embedded_store_dir());
+            embedded.keyword_weight = config.search.keyword_weight;
+            let identity = embedder.identity().clone();
+            let store = tokio::task::spawn_blocking(move || {
+                EmbeddedMemoryStore::open(&embedded, &identity)
+            })
+            .await?
+            .with_context(|| {
+                format!("embedded store in {}", home.embedded_store_dir().display())
+            })?;
+            Arc::new(store)
+        }
+    };
+    Ok(store)
+}
+
+/// Builds the shared state from a validated configuration.
+pub async fn build_state(
+    env: &Environment,
+    raw: RawConfig,
+    config: Config,
+    log_reload: Option<telemetry::LogReload>,
+) -> anyhow::Result<AppState> {
+    let vars = env.vars.clone();
+    let embedder_config = config.clone();
+    let embedder =
+        tokio::task::spawn_blocking(move || open_embedder(&embedder_config, &vars)).await??;
+    let store = open_store(&config, &env.home, embedder.as_ref()).await?;
+    tracing::info!(store = store.backend(), embedder = %embedder.identity(), "memory ready");
+    let limits = MemoryLimits {
+        max_content_bytes: config.limits.max_content_bytes,
+        ..MemoryLimits::default()
+    };
+    let credentials = auth::CredentialsCache::open(env.home.credentials_file())
+        .with_context(|| format!("reading {}", env.home.credentials_file().display()))?;
+    let rate_limits = limits::RateLimits::new(
+        config.limits.token_requests_per_second,
+        config.limits.owner_requests_per_second,
+    );
+    Ok(AppState {
+        memories: Memories::new(store, embedder, limits),
+        settings: Arc::new(Settings::new(raw, config, env.terminal)),
+        credentials: Arc::new(credentials),
+        rate_limits: Arc::new(RwLock::new(rate_limits)),
+        metrics: metrics::Metrics::new()?,
+        started_at: Instant::now(),
+        log_reload,
+    })
+}
+
+/// Runs the runtime until SIGINT or SIGTERM.
+pub async fn run(env: Environment) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (config, raw) = Config::load(&env.home.config_file(), &env.vars, env.terminal)?;
+    let log_reload = telemetry::install(&config.log)?;
+    tracing::info!(home = %env.home.root().display(), listen = %config.listen, "starting jamey-runtime {}", env!("CARGO_PKG_VERSION"));
+    let tls = if config.tls.plain_http {
+        tracing::warn!(
+            "serving plain HTTP on a loopback address (tls.plain_http = true): bearer tokens only"
+        );
+        None
+    } else {
+        Some(tls::server_config(&env.home)?)
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another runtime running?)",
+                config.listen
+            )
+        })?;
+    let app = build_state(&env, raw, config.clone(), Some(log_reload)).await?;
+    let _watcher = reload::watch_config(env.clone(), app.clone())?;
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+    server::serve(
+        listener,
+        api::router(app.clone()),
+        tls,
+        app.metrics.clone(),
+        shutdown_signal(),
+    )
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

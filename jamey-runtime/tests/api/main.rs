@@ -1,0 +1,8 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on purpose.
+
+//! Runtime tests, one binary: the router driven with `oneshot` on both stores, and real TLS
+//! listeners on 127.0.0.1 for authentication, hot reload and graceful shutdown.
+
+mod routes;
+mod support;
+mod transport;
