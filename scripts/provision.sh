@@ -222,6 +222,9 @@ log "PostgreSQL ready on $PG_HOST:$PG_PORT with pgvector $avail"
 redis_ready() { [ "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null || true)" = "PONG" ]; }
 command -v redis-server >/dev/null || apt_install redis-server
 command -v redis-cli >/dev/null || apt_install redis-tools
+command -v curl >/dev/null || apt_install curl
+# The OS keychain backend of the Secret Manager is tested inside a session keyring.
+command -v keyctl >/dev/null || apt_install keyutils
 if redis_ready; then
     log "Redis already answering on $REDIS_HOST:$REDIS_PORT"
 else

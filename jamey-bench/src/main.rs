@@ -2,6 +2,7 @@
 //! subcommand ends with one JSON line so scripts and CI can read the result.
 
 mod embed;
+mod http;
 mod quality;
 mod stats;
 mod store;
@@ -26,6 +27,8 @@ enum Command {
     Store(store::StoreArgs),
     /// Sentences per second of the local embedders.
     Embed(embed::EmbedArgs),
+    /// Requests/s and latency of a running runtime over mTLS (GET, create, search).
+    Http(http::HttpArgs),
     /// Recall@1 and recall@5 of each search mode on question sets (paraphrases and rare names).
     Quality(quality::QualityArgs),
 }
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Store(args) => store::run(args),
         Command::Embed(args) => embed::run(args),
+        Command::Http(args) => http::run(args),
         Command::Quality(args) => quality::run(args),
     }
 }

@@ -22,6 +22,7 @@ use jamey_core::home::JameyHome;
 use jamey_core::memory::{
     EmbeddedMemoryStore, EmbeddedStoreConfig, MemoryLimits, PgMemoryStore, PgStoreConfig,
 };
+use jamey_core::secrets::{Secret, SecretManager, SecretManagerOptions, SecretStore};
 use jamey_core::{Memories, MemoryStore};
 use parking_lot::RwLock;
 use state::{AppState, Settings};
@@ -39,18 +40,34 @@ pub struct Environment {
     pub terminal: bool,
 }
 
+/// Opens the Secret Manager: OS keychain where one works, else environment, else the encrypted
+/// file in JAMEY_HOME (keyed by the keychain, `JAMEY_SECRETS_PASSPHRASE` or a 0600 key file).
+pub fn open_secrets(env: &Environment) -> anyhow::Result<SecretManager> {
+    let options = SecretManagerOptions {
+        passphrase: env
+            .vars
+            .get("JAMEY_SECRETS_PASSPHRASE")
+            .map(|p| Secret::new(p.clone())),
+        env: env.vars.clone(),
+        use_keychain: true,
+    };
+    Ok(SecretManager::open(&env.home, options)?)
+}
+
 /// Chooses the embedder from the configuration. Blocking: loads model weights.
 pub fn open_embedder(
     config: &Config,
-    vars: &HashMap<String, String>,
+    secrets: &dyn SecretStore,
 ) -> anyhow::Result<Arc<dyn Embedder>> {
     let embedding = &config.embedding;
     if let (Some(base_url), Some(model)) = (&embedding.base_url, &embedding.model) {
         let mut remote = RemoteEmbedderConfig::new(base_url.clone(), model.clone());
-        remote.api_key = vars
-            .get("JAMEY_EMBEDDING_API_KEY")
-            .or_else(|| vars.get("OPENROUTER_API_KEY"))
-            .cloned();
+        remote.api_key = match secrets.get("embedding_api_key")? {
+            Some(key) => Some(key.expose().to_string()),
+            None => secrets
+                .get("openrouter_api_key")?
+                .map(|key| key.expose().to_string()),
+        };
         let embedder = RemoteEmbedder::connect(remote)
             .with_context(|| format!("embedding server {base_url}"))?;
         return Ok(Arc::new(embedder));
@@ -105,10 +122,11 @@ pub async fn build_state(
     config: Config,
     log_reload: Option<telemetry::LogReload>,
 ) -> anyhow::Result<AppState> {
-    let vars = env.vars.clone();
+    let secrets = open_secrets(env)?;
+    tracing::info!(secrets = %secrets.describe(), "secret manager ready");
     let embedder_config = config.clone();
     let embedder =
-        tokio::task::spawn_blocking(move || open_embedder(&embedder_config, &vars)).await??;
+        tokio::task::spawn_blocking(move || open_embedder(&embedder_config, &secrets)).await??;
     let store = open_store(&config, &env.home, embedder.as_ref()).await?;
     tracing::info!(store = store.backend(), embedder = %embedder.identity(), "memory ready");
     let limits = MemoryLimits {

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use zeroize::Zeroizing;
 
-use super::file_format::{self, Header, Key, KeyKind, OpenError, KEY_LEN, SALT_LEN};
+use super::file_format::{
+    self, Header, Key, KeyKind, OpenError, KEY_LEN, PBKDF2_ITERATIONS, SALT_LEN,
+};
 use super::private_file::{
     read_optional, remove_quietly, sync_parent, warn_if_shared, write_atomically,
     write_private_temporary,
@@ -20,8 +22,6 @@ use super::{
     random_bytes, validate_entry, validate_name, KeyringSecretStore, Secret, SecretError,
     SecretStore,
 };
-
-pub use super::file_format::PBKDF2_ITERATIONS;
 
 /// The keychain entry holding the file key. The `:` keeps it outside the secret namespace, so no
 /// `set` can overwrite it.

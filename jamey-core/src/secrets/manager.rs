@@ -377,6 +377,38 @@ mod tests {
         Ok(())
     }
 
+    /// With the keychain asked for, writes go to it when its probe passes and to the file when
+    /// not; either way the description says which. Under `keyctl session -` the first branch runs.
+    #[test]
+    fn the_keychain_takes_writes_when_it_works() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let home = JameyHome::new(dir.path());
+        let manager = SecretManager::open(
+            &home,
+            SecretManagerOptions {
+                use_keychain: true,
+                ..options(&[], None)
+            },
+        )?;
+        let name = format!("test-{}", hex::encode(super::super::random_bytes::<6>()?));
+        manager.set(&name, &Secret::from("kept"))?;
+        let kept = value(&manager, &name);
+        let deleted = manager.delete(&name);
+        assert_eq!(kept?.as_deref(), Some("kept"));
+        assert!(deleted?);
+        let line = manager.describe();
+        println!("{line}");
+        if manager.keychain_works() {
+            assert_eq!(manager.backend(), "keychain");
+            assert!(line.contains("written to the OS keychain"), "{line}");
+            assert!(!home.secrets_file().exists(), "the keychain took the write");
+        } else {
+            assert_eq!(manager.backend(), "encrypted-file");
+            assert!(line.contains("no OS keychain works here"), "{line}");
+        }
+        Ok(())
+    }
+
     #[test]
     fn options_debug_hides_the_passphrase_and_env_values() {
         let shown = format!(

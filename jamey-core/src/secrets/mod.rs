@@ -14,7 +14,8 @@ mod secret;
 
 pub use env_store::EnvSecretStore;
 pub use error::SecretError;
-pub use file_store::{EncryptedFileSecretStore, FileKeySource, PBKDF2_ITERATIONS};
+pub use file_format::PBKDF2_ITERATIONS;
+pub use file_store::{EncryptedFileSecretStore, FileKeySource};
 pub use keyring_store::{KeyringSecretStore, KEYRING_SERVICE};
 pub use manager::{SecretManager, SecretManagerOptions};
 pub use secret::{Secret, REDACTED};
