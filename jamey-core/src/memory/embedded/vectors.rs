@@ -502,48 +502,6 @@ mod tests {
     }
 
     #[test]
-    fn zz_timing() {
-        let dimensions = 384;
-        let mut index = VectorIndex::new(dimensions);
-        for (i, v) in vectors(100_000, dimensions, 5).into_iter().enumerate() {
-            index.upsert(i as i64, &v).unwrap();
-        }
-        let queries = vectors(300, dimensions, 77);
-        let mut t_all = Vec::new();
-        let mut t_short = Vec::new();
-        let mut t_single = Vec::new();
-        for q in &queries {
-            let s = std::time::Instant::now();
-            std::hint::black_box(index.nearest(q, 10, None));
-            t_all.push(s.elapsed().as_secs_f64() * 1e3);
-            let s = std::time::Instant::now();
-            std::hint::black_box(index.shortlist(Slots::All(0..index.len()), q, 80));
-            t_short.push(s.elapsed().as_secs_f64() * 1e3);
-            let s = std::time::Instant::now();
-            let qq = QuantizedQuery::new(q);
-            let n = index.len();
-            std::hint::black_box(std::thread::scope(|scope| {
-                let upper = scope.spawn(|| index.scan_codes(Slots::All(n / 2..n), &qq, 80));
-                let mut f = index.scan_codes(Slots::All(0..n / 2), &qq, 80).into_slots();
-                f.extend(upper.join().unwrap().into_slots());
-                f
-            }));
-            t_single.push(s.elapsed().as_secs_f64() * 1e3);
-        }
-        for (name, mut t) in [
-            ("nearest", t_all),
-            ("shortlist", t_short),
-            ("halves", t_single),
-        ] {
-            t.sort_by(|a, b| a.total_cmp(b));
-            eprintln!(
-                "{name}: min {:.2} p50 {:.2} p99 {:.2}",
-                t[0], t[150], t[297]
-            );
-        }
-    }
-
-    #[test]
     fn remove_and_replace_keep_slots_consistent() {
         let dimensions = 4;
         let vs = vectors(50, dimensions, 3);
