@@ -6,8 +6,8 @@ use crate::synthetic::{token, Corpus};
 use anyhow::{bail, Context};
 use jamey_core::embedding::EmbedderIdentity;
 use jamey_core::memory::{
-    EmbeddedMemoryStore, EmbeddedStoreConfig, MemoryRecord, PgMemoryStore, PgStoreConfig,
-    StoreSearch,
+    EmbeddedMemoryStore, EmbeddedStoreConfig, HnswParams, MemoryRecord, PgMemoryStore,
+    PgStoreConfig, StoreSearch,
 };
 use jamey_core::MemoryStore;
 use jamey_protocol::{MemoryFilter, MemoryId, SearchMode};
@@ -44,6 +44,15 @@ pub(crate) struct StoreArgs {
     /// Concurrent batch writers.
     #[arg(long, default_value_t = 2)]
     writers: usize,
+    /// PostgreSQL HNSW `m` (used when the index is created, i.e. on an empty database).
+    #[arg(long, default_value_t = HnswParams::default().m)]
+    hnsw_m: u32,
+    /// PostgreSQL HNSW `ef_construction` (used when the index is created).
+    #[arg(long, default_value_t = HnswParams::default().ef_construction)]
+    hnsw_ef_construction: u32,
+    /// PostgreSQL `hnsw.ef_search`.
+    #[arg(long, default_value_t = HnswParams::default().ef_search)]
+    hnsw_ef_search: u32,
 }
 
 pub(crate) fn run(args: StoreArgs) -> anyhow::Result<()> {
@@ -67,7 +76,13 @@ async fn measure(args: StoreArgs) -> anyhow::Result<()> {
             let url = args.database_url.clone().context(
                 "--database-url (or JAMEY_BENCH_DATABASE_URL) is required for --backend postgres",
             )?;
-            Arc::new(PgMemoryStore::connect(&PgStoreConfig::new(url), &identity).await?)
+            let mut config = PgStoreConfig::new(url);
+            config.hnsw = HnswParams {
+                m: args.hnsw_m,
+                ef_construction: args.hnsw_ef_construction,
+                ef_search: args.hnsw_ef_search,
+            };
+            Arc::new(PgMemoryStore::connect(&config, &identity).await?)
         }
         _ => {
             let dir = args

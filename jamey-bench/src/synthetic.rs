@@ -59,7 +59,7 @@ impl Corpus {
     pub(crate) fn vector(&mut self) -> Vec<f32> {
         let center = self.rng.random_range(0..self.centers.len());
         let center = self.centers[center].clone();
-        unit(&mut self.rng, self.dim, Some(&center), 0.35)
+        unit(&mut self.rng, self.dim, Some(&center), 0.05)
     }
 
     /// The text of memory `i`; its rare token is `token(i)`.

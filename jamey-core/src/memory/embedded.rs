@@ -2,13 +2,15 @@
 //! directory under JAMEY_HOME.
 //!
 //! SQLite in WAL mode with `synchronous=FULL` gives crash-safe, acknowledged-means-durable writes
-//! and FTS5 keyword search in a single file with no server. Vectors are searched exactly in memory
-//! rather than through an approximate index: a personal store of up to a few hundred thousand
-//! memories scans in milliseconds, needs no tuning, and is rebuilt from SQLite (the source of
-//! truth) at every open.
+//! and FTS5 keyword search in a single file with no server. Vectors are searched in memory by a
+//! full scan (int8 codes for a shortlist, exact `f32` scores to rank it) rather than through an
+//! approximate graph index: a personal store of up to a few hundred thousand memories scans in
+//! milliseconds, needs no tuning, and is rebuilt from SQLite (the source of truth) at every open.
+//! One process at a time uses a store's directory (see `EmbeddedMemoryStore::open`).
 
 mod quantized;
 mod rows;
+mod scan;
 mod schema;
 mod search;
 mod vectors;
@@ -70,7 +72,7 @@ struct Shared {
     writer: Mutex<Connection>,
     readers: [Mutex<Connection>; READERS],
     next_reader: AtomicUsize,
-    index: RwLock<VectorIndex>,
+    index: Arc<RwLock<VectorIndex>>,
     /// Held, never read: the lock on the directory lasts as long as the store.
     _lock: File,
 }
@@ -105,9 +107,9 @@ impl EmbeddedMemoryStore {
         let mut writer = schema::open_writer(&path)?;
         schema::migrate(&mut writer)?;
         schema::check_embedder(&mut writer, identity)?;
-        let index = load_index(&writer, identity.dimensions)?;
+        let index = load_index(&writer, identity.dimensions)?.share()?;
         let readers = [schema::open_reader(&path)?, schema::open_reader(&path)?];
-        tracing::info!(path = %path.display(), memories = index.len(), "opened the embedded memory store");
+        tracing::info!(path = %path.display(), memories = index.read().len(), "opened the embedded memory store");
         Ok(Self {
             shared: Arc::new(Shared {
                 path,
@@ -116,7 +118,7 @@ impl EmbeddedMemoryStore {
                 writer: Mutex::new(writer),
                 readers: readers.map(Mutex::new),
                 next_reader: AtomicUsize::new(0),
-                index: RwLock::new(index),
+                index,
                 _lock: lock,
             }),
         })

@@ -6,7 +6,7 @@ pub const MAX_QUERY_TERMS: usize = 16;
 
 /// Document frequencies are counted up to this many matches: beyond it a term is common and its
 /// exact count changes its weight very little, while counting it fully would cost a scan.
-pub const DF_CAP: u64 = 1_000;
+pub const DF_CAP: u64 = 100;
 
 /// English function words that carry no evidence of which memory is meant.
 const STOPWORDS: &[&str] = &[

@@ -236,7 +236,7 @@ impl PgMemoryStore {
                 "SELECT ARRAY(SELECT (SELECT count(*) FROM (SELECT 1 FROM memories \
                      WHERE content_tsv @@ plainto_tsquery('english', t) LIMIT $2) s) \
                    FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER BY ord) AS dfs, \
-                 (SELECT CASE WHEN c.reltuples < 10000 THEN (SELECT count(*) FROM memories) \
+                 (SELECT CASE WHEN c.reltuples < 10000 THEN (SELECT count(*) FROM (SELECT 1 FROM memories LIMIT 10000) n) \
                    ELSE c.reltuples::bigint END FROM pg_class c WHERE c.oid = 'memories'::regclass) AS total",
                 &[&terms, &cap],
             )

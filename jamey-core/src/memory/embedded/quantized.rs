@@ -17,7 +17,7 @@ pub(super) fn encode(vector: &[f32], codes: &mut [i8]) {
 /// A query scaled to `i16`, as wide as the `i32` sums allow: its own rounding then costs next to
 /// nothing, and only the stored codes are coarse. The scale is common to every score, so the
 /// order of the scores is the order of the dot products with the codes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct QuantizedQuery {
     values: Vec<i16>,
 }

@@ -1,23 +1,16 @@
 //! The embedded store's vector index: every embedding in one contiguous matrix, with an int8 copy
-//! for a coarse first pass. A search scans the int8 codes for a generous shortlist, then ranks the
-//! shortlist by exact `f32` dot product (the vectors are unit length, so this is cosine
+//! for a coarse first pass. A search scans the int8 codes for a generous shortlist (`scan`), then
+//! ranks the shortlist by exact `f32` dot product (the vectors are unit length, so this is cosine
 //! similarity): the scan streams a quarter of the bytes, and the scores returned are exact.
 
-use super::quantized::{self, QuantizedQuery};
+use super::quantized;
+use super::scan::{self, ScanHelper, Slots};
 use crate::memory::StoreError;
+use parking_lot::RwLock;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
-
-/// Above this many vectors a scan is split over two threads; below it a thread costs more than
-/// it saves.
-const PARALLEL_SCAN_MIN: usize = 20_000;
-
-/// The vectors a thread of a parallel scan takes at a time (1.5 MB of codes at 384 dimensions).
-/// Threads take blocks until none is left, rather than a half each: when the other core is busy,
-/// a thread that starts late does less of the work instead of delaying the answer.
-const SCAN_BLOCK: usize = 4_096;
+use std::sync::Arc;
 
 /// The int8 scan keeps this many candidates per wanted result for the exact ranking...
 const SHORTLIST_PER_RESULT: usize = 8;
@@ -35,6 +28,8 @@ pub(super) struct VectorIndex {
     /// The rowid of each slot.
     rowids: Vec<i64>,
     slots: HashMap<i64, usize>,
+    /// Shares large scans; absent until `share` starts it.
+    helper: Option<ScanHelper>,
 }
 
 impl std::fmt::Debug for VectorIndex {
@@ -54,11 +49,30 @@ impl VectorIndex {
             codes: Vec::new(),
             rowids: Vec::new(),
             slots: HashMap::new(),
+            helper: None,
         }
+    }
+
+    /// The index behind a lock for a store's threads, with a helper thread for large scans.
+    pub(super) fn share(self) -> Result<Arc<RwLock<Self>>, StoreError> {
+        let shared = Arc::new(RwLock::new(self));
+        let helper = ScanHelper::start(Arc::downgrade(&shared))
+            .map_err(|e| StoreError::Io(format!("cannot start the vector scan thread: {e}")))?;
+        shared.write().helper = Some(helper);
+        Ok(shared)
     }
 
     pub(super) fn len(&self) -> usize {
         self.rowids.len()
+    }
+
+    pub(super) fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// The codes of the vectors in `slots`, one after the other.
+    pub(super) fn codes(&self, slots: Range<usize>) -> &[i8] {
+        &self.codes[slots.start * self.dimensions..slots.end * self.dimensions]
     }
 
     /// Adds the vector of `rowid`, or replaces it.
@@ -125,8 +139,7 @@ impl VectorIndex {
         if k == 0 || query.len() != self.dimensions {
             return Vec::new();
         }
-        let shortlist_len = k.saturating_mul(SHORTLIST_PER_RESULT).max(SHORTLIST_MIN);
-        let shortlist = match within {
+        let slots = match within {
             Some(allowed) => {
                 let mut slots: Vec<usize> = allowed
                     .iter()
@@ -134,10 +147,12 @@ impl VectorIndex {
                     .collect();
                 // In memory order: the scan then reads the matrix front to back.
                 slots.sort_unstable();
-                self.shortlist(Slots::Listed(&slots), query, shortlist_len)
+                Slots::Listed(slots.into())
             }
-            None => self.shortlist(Slots::All(0..self.len()), query, shortlist_len),
+            None => Slots::All(0..self.len()),
         };
+        let shortlist_len = k.saturating_mul(SHORTLIST_PER_RESULT).max(SHORTLIST_MIN);
+        let shortlist = scan::shortlist(self, slots, query, shortlist_len, self.helper.as_ref());
         let mut best = TopK::new(k);
         for slot in shortlist {
             best.offer(Hit {
@@ -148,133 +163,8 @@ impl VectorIndex {
         best.into_sorted()
     }
 
-    /// The slots among `slots` whose codes score best against `query`: at least `len` of them
-    /// (all of them when there are no more), in no particular order.
-    fn shortlist(&self, slots: Slots<'_>, query: &[f32], len: usize) -> Vec<usize> {
-        if slots.len() <= len {
-            return slots.to_vec();
-        }
-        let query = QuantizedQuery::new(query);
-        if slots.len() <= PARALLEL_SCAN_MIN {
-            return self.scan_codes(slots, &query, len).into_slots();
-        }
-        let blocks = slots.len().div_ceil(SCAN_BLOCK);
-        let next_block = AtomicUsize::new(0);
-        let scan = || {
-            let mut shortlist = Shortlist::new(len);
-            loop {
-                let block = next_block.fetch_add(1, AtomicOrdering::Relaxed);
-                if block >= blocks {
-                    break shortlist;
-                }
-                let start = block * SCAN_BLOCK;
-                let end = (start + SCAN_BLOCK).min(slots.len());
-                self.scan_codes_into(slots.part(start..end), &query, &mut shortlist);
-            }
-        };
-        std::thread::scope(|scope| {
-            // Each thread keeps its own best `len`: their union holds the best `len` overall.
-            let other = scope.spawn(scan);
-            let mut found = scan().into_slots();
-            let other = other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            found.extend(other.into_slots());
-            found
-        })
-    }
-
-    fn scan_codes(&self, slots: Slots<'_>, query: &QuantizedQuery, len: usize) -> Shortlist {
-        let mut shortlist = Shortlist::new(len);
-        self.scan_codes_into(slots, query, &mut shortlist);
-        shortlist
-    }
-
-    fn scan_codes_into(&self, slots: Slots<'_>, query: &QuantizedQuery, shortlist: &mut Shortlist) {
-        let dimensions = self.dimensions;
-        match slots {
-            Slots::All(range) => {
-                let rows = self.codes[range.start * dimensions..range.end * dimensions]
-                    .chunks_exact(dimensions.max(1));
-                for (slot, codes) in range.zip(rows) {
-                    shortlist.offer(query.dot(codes), slot);
-                }
-            }
-            Slots::Listed(listed) => {
-                for &slot in listed {
-                    shortlist.offer(query.dot(&self.codes[self.span(slot)]), slot);
-                }
-            }
-        }
-    }
-
     fn span(&self, slot: usize) -> Range<usize> {
         slot * self.dimensions..(slot + 1) * self.dimensions
-    }
-}
-
-/// The slots a search considers: every one, or those a filter lets through (ascending).
-#[derive(Debug, Clone)]
-enum Slots<'a> {
-    All(Range<usize>),
-    Listed(&'a [usize]),
-}
-
-impl Slots<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Self::All(range) => range.len(),
-            Self::Listed(listed) => listed.len(),
-        }
-    }
-
-    fn to_vec(&self) -> Vec<usize> {
-        match self {
-            Self::All(range) => range.clone().collect(),
-            Self::Listed(listed) => listed.to_vec(),
-        }
-    }
-
-    /// The slots at positions `part` of this list.
-    fn part(&self, part: Range<usize>) -> Self {
-        match self {
-            Self::All(range) => Self::All(range.start + part.start..range.start + part.end),
-            Self::Listed(listed) => Self::Listed(&listed[part]),
-        }
-    }
-}
-
-/// The best `len` slots by code score seen so far: a min-heap whose root is the one to evict next.
-/// Ties between equal scores are broken arbitrarily; the exact ranking settles them.
-struct Shortlist {
-    len: usize,
-    heap: BinaryHeap<Reverse<(i32, usize)>>,
-}
-
-impl Shortlist {
-    fn new(len: usize) -> Self {
-        Self {
-            len,
-            heap: BinaryHeap::with_capacity(len.saturating_add(1).min(4_096)),
-        }
-    }
-
-    // Inlined into the scan: nearly every offer is turned down by one comparison.
-    #[inline]
-    fn offer(&mut self, score: i32, slot: usize) {
-        if self.heap.len() < self.len {
-            self.heap.push(Reverse((score, slot)));
-        } else if self.heap.peek().is_some_and(|worst| score > worst.0 .0) {
-            self.heap.pop();
-            self.heap.push(Reverse((score, slot)));
-        }
-    }
-
-    fn into_slots(self) -> Vec<usize> {
-        self.heap
-            .into_iter()
-            .map(|Reverse((_, slot))| slot)
-            .collect()
     }
 }
 
@@ -421,9 +311,9 @@ mod tests {
     }
 
     #[test]
-    fn parallel_and_filtered_scans_match_brute_force() {
+    fn large_and_filtered_scans_match_brute_force_with_and_without_the_helper() {
         let dimensions = 8;
-        let stored: Vec<(i64, Vec<f32>)> = vectors(PARALLEL_SCAN_MIN + 5_000, dimensions, 7)
+        let stored: Vec<(i64, Vec<f32>)> = vectors(45_000, dimensions, 7)
             .into_iter()
             .enumerate()
             .map(|(i, v)| (i as i64 * 3 + 1, v))
@@ -432,26 +322,57 @@ mod tests {
         for (rowid, v) in &stored {
             index.upsert(*rowid, v).unwrap();
         }
-        let query = &vectors(1, dimensions, 99)[0];
-        assert_eq!(
-            index.nearest(query, 10, None),
-            brute_force(&stored, query, 10)
-        );
-
-        let allowed: HashSet<i64> = stored
+        // No filter, a filter that still leaves a large scan, and a selective one.
+        let filters: Vec<Option<HashSet<i64>>> = vec![
+            None,
+            Some(
+                stored
+                    .iter()
+                    .map(|(r, _)| *r)
+                    .filter(|r| r % 7 != 0)
+                    .collect(),
+            ),
+            Some(
+                stored
+                    .iter()
+                    .map(|(r, _)| *r)
+                    .filter(|r| r % 97 == 0)
+                    .collect(),
+            ),
+        ];
+        let queries = vectors(6, dimensions, 99);
+        let expected: Vec<Vec<(i64, f32)>> = queries
             .iter()
-            .map(|(r, _)| *r)
-            .filter(|r| r % 7 == 0)
+            .flat_map(|query| {
+                filters.iter().map(|filter| {
+                    let candidates: Vec<(i64, Vec<f32>)> = stored
+                        .iter()
+                        .filter(|(r, _)| filter.as_ref().is_none_or(|f| f.contains(r)))
+                        .cloned()
+                        .collect();
+                    brute_force(&candidates, query, 10)
+                })
+            })
             .collect();
-        let subset: Vec<(i64, Vec<f32>)> = stored
-            .iter()
-            .filter(|(r, _)| allowed.contains(r))
-            .cloned()
-            .collect();
-        assert_eq!(
-            index.nearest(query, 10, Some(&allowed)),
-            brute_force(&subset, query, 10)
-        );
+        let check = |index: &VectorIndex| {
+            let found: Vec<Vec<(i64, f32)>> = queries
+                .iter()
+                .flat_map(|query| {
+                    filters
+                        .iter()
+                        .map(|filter| index.nearest(query, 10, filter.as_ref()))
+                })
+                .collect();
+            assert_eq!(found, expected);
+        };
+        check(&index);
+        let shared = index.share().unwrap();
+        // Two searches at once: the helper joins one of them, or both in turn.
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| check(&shared.read()));
+            }
+        });
     }
 
     #[test]
