@@ -233,6 +233,8 @@ async fn measure(args: StoreArgs) -> anyhow::Result<()> {
 
     // 4. Hybrid search with a rare token and a topic word in every question.
     let mut hybrid = Latencies::new()?;
+    // Questions whose memory (named by its rare token) hybrid search put in the top 10.
+    let mut hybrid_hits = 0usize;
     for q in queries.iter().take(args.queries) {
         // A question about one memory: its vector blended with an unrelated one, plus its token.
         let target = rng.random_range(0..args.memories);
@@ -255,12 +257,11 @@ async fn measure(args: StoreArgs) -> anyhow::Result<()> {
         let s = Instant::now();
         let hits = store.search(&request).await?;
         hybrid.record(s.elapsed());
-        if !hits
+        if hits
             .iter()
             .any(|h| h.memory.content.contains(&token(target)))
-            && before == 0
         {
-            bail!("hybrid search missed the memory holding {}", token(target));
+            hybrid_hits += 1;
         }
     }
 
@@ -288,6 +289,7 @@ async fn measure(args: StoreArgs) -> anyhow::Result<()> {
             "hybrid_p50_ms": round(hybrid.percentile_ms(50.0), 3),
             "hybrid_p99_ms": round(hybrid.percentile_ms(99.0), 3),
             "recall_at_10": round(recall_at_10, 4),
+            "hybrid_token_hit_rate": round(hybrid_hits as f64 / args.queries as f64, 4),
         })
     );
     Ok(())
