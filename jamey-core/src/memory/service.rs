@@ -1,9 +1,12 @@
 //! `Memories`: the memory subsystem as callers see it. It validates input, embeds text off the
-//! async runtime's threads, and hands records to whichever `MemoryStore` was configured.
+//! async runtime's threads, and hands records to whichever `MemoryStore` was configured, through
+//! the hybrid cache when one is attached (reads L1 -> L2 -> store, writes through, search results
+//! cached under generation-stamped keys).
 
 use super::{
     MemoryLimits, MemoryRecord, MemoryStore, MemoryUpdate, PageRequest, StoreError, StoreSearch,
 };
+use crate::cache::{normalize_query, HybridCache, MemoryLookup};
 use crate::embedding::{EmbedError, Embedder};
 use jamey_protocol::{
     Memory, MemoryId, MemoryPage, MemoryPatch, NewMemory, ScoredMemory, SearchMode, SearchRequest,
@@ -27,6 +30,7 @@ pub struct Memories {
     limits: MemoryLimits,
     /// Hybrid search's keyword weight as f32 bits; `UNSET` leaves the store's own.
     keyword_weight: Arc<AtomicU32>,
+    cache: Option<Arc<HybridCache>>,
 }
 
 const UNSET: u32 = u32::MAX;
@@ -42,7 +46,18 @@ impl Memories {
             embedder,
             limits,
             keyword_weight: Arc::new(AtomicU32::new(UNSET)),
+            cache: None,
         }
+    }
+
+    /// Puts `cache` in front of the store.
+    pub fn with_cache(mut self, cache: Arc<HybridCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn cache(&self) -> Option<&Arc<HybridCache>> {
+        self.cache.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn MemoryStore> {
@@ -74,7 +89,8 @@ impl Memories {
         let embedding = vectors
             .pop()
             .ok_or_else(|| EmbedError::Inference("no vector returned".into()))?;
-        self.store
+        let memory = self
+            .store
             .insert(MemoryRecord {
                 content: valid.content,
                 kind: valid.kind,
@@ -84,7 +100,11 @@ impl Memories {
                 importance: valid.importance,
                 embedding,
             })
-            .await
+            .await?;
+        if let Some(cache) = &self.cache {
+            cache.stored(&memory).await;
+        }
+        Ok(memory)
     }
 
     /// Stores every memory or none; a bad item is named by its index.
@@ -125,12 +145,31 @@ impl Memories {
                 importance: v.importance,
                 embedding,
             })
-            .collect();
-        self.store.insert_batch(records).await
+            .collect::<Vec<_>>();
+        let sessions: Vec<Option<String>> = records.iter().map(|r| r.session_id.clone()).collect();
+        let ids = self.store.insert_batch(records).await?;
+        if let Some(cache) = &self.cache {
+            cache
+                .stored_batch(sessions.iter().map(Option::as_deref))
+                .await;
+        }
+        Ok(ids)
     }
 
+    /// The cache's tiers first when there is a cache; a memory read from the store fills them.
     pub async fn get(&self, id: MemoryId) -> Result<Option<Memory>, StoreError> {
-        self.store.get(id).await
+        let Some(cache) = &self.cache else {
+            return self.store.get(id).await;
+        };
+        let ticket = match cache.memory(id).await {
+            MemoryLookup::Hit(memory) => return Ok(Some(memory)),
+            MemoryLookup::Miss(ticket) => ticket,
+        };
+        let found = self.store.get(id).await?;
+        if let Some(memory) = &found {
+            cache.fill(ticket, memory).await;
+        }
+        Ok(found)
     }
 
     /// Applies a patch; changed content is re-embedded.
@@ -140,7 +179,8 @@ impl Memories {
             Some(content) => self.embed(vec![content.clone()]).await?.pop(),
             None => None,
         };
-        self.store
+        let memory = self
+            .store
             .update(
                 id,
                 MemoryUpdate {
@@ -152,11 +192,29 @@ impl Memories {
                     embedding,
                 },
             )
-            .await
+            .await?;
+        if let Some(cache) = &self.cache {
+            cache.updated(&memory).await;
+        }
+        Ok(memory)
     }
 
     pub async fn delete(&self, id: MemoryId) -> Result<bool, StoreError> {
-        self.store.delete(id).await
+        let Some(cache) = &self.cache else {
+            return self.store.delete(id).await;
+        };
+        // The session decides which cached search results the delete makes stale.
+        let session = match self.get(id).await {
+            Ok(Some(memory)) => Some(memory.session_id),
+            Ok(None) | Err(_) => None,
+        };
+        let deleted = self.store.delete(id).await?;
+        if deleted {
+            cache
+                .deleted(id, session.as_ref().map(Option::as_deref))
+                .await;
+        }
+        Ok(deleted)
     }
 
     pub async fn count(&self) -> Result<u64, StoreError> {
@@ -184,7 +242,7 @@ impl Memories {
                 format!("must be from 1 to {MAX_SEARCH_LIMIT}, got {limit}"),
             ));
         }
-        let text = request.query.trim().to_string();
+        let text = normalize_query(&request.query);
         if text.is_empty() {
             return Err(StoreError::invalid("query", "must not be empty"));
         }
@@ -198,6 +256,17 @@ impl Memories {
                 ),
             ));
         }
+        let filter = request.filter.unwrap_or_default();
+        let keyword_weight = self.keyword_weight();
+        let ticket = self
+            .cache
+            .as_ref()
+            .map(|cache| cache.search_ticket(&text, request.mode, &filter, limit, keyword_weight));
+        if let (Some(cache), Some(ticket)) = (&self.cache, &ticket) {
+            if let Some(results) = cache.search(ticket) {
+                return Ok(results);
+            }
+        }
         let embedding = match request.mode {
             SearchMode::Keyword => Vec::new(),
             SearchMode::Vector | SearchMode::Hybrid => self
@@ -206,16 +275,21 @@ impl Memories {
                 .pop()
                 .ok_or_else(|| EmbedError::Inference("no vector returned".into()))?,
         };
-        self.store
+        let results = self
+            .store
             .search(&StoreSearch {
                 text,
                 embedding,
                 mode: request.mode,
-                filter: request.filter.unwrap_or_default(),
+                filter,
                 limit,
-                keyword_weight: self.keyword_weight(),
+                keyword_weight,
             })
-            .await
+            .await?;
+        if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+            cache.fill_search(ticket, results.clone());
+        }
+        Ok(results)
     }
 
     /// Embeds on a blocking thread: local models are CPU-bound and remote ones block on I/O.

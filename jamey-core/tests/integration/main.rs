@@ -1,9 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly on purpose.
 
 //! Integration tests of jamey-core, one binary: stores against real PostgreSQL (a fresh database
-//! per test) and the embedded store on temporary directories.
+//! per test), the embedded store on temporary directories, and the cache against real Redis (a
+//! unique key prefix per test, or a private server a test may kill).
 
+mod cache_tiers;
 mod memories_service;
+mod redis_support;
 mod store_behaviour;
 mod store_postgres;
 mod support;
