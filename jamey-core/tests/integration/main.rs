@@ -4,6 +4,8 @@
 //! per test), the embedded store on temporary directories, and the cache against real Redis (a
 //! unique key prefix per test, or a private server a test may kill).
 
+mod cache_coherence;
+mod cache_failure;
 mod cache_tiers;
 mod memories_service;
 mod redis_support;
