@@ -1,6 +1,7 @@
 //! `jamey-bench`: the figures Jamey promises, measured on this machine and printed. Each
 //! subcommand ends with one JSON line so scripts and CI can read the result.
 
+mod cache;
 mod embed;
 mod http;
 mod quality;
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "jamey-bench",
     version,
-    about = "Benchmarks for Jamey's memory store and embedders"
+    about = "Benchmarks for Jamey's memory store, cache and embedders"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,6 +32,8 @@ enum Command {
     Http(http::HttpArgs),
     /// Recall@1 and recall@5 of each search mode on question sets (paraphrases and rare names).
     Quality(quality::QualityArgs),
+    /// L1 and L2 hit latency and cross-instance invalidation latency of the hybrid cache.
+    Cache(cache::CacheArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Http(args) => http::run(args),
         Command::Quality(args) => quality::run(args),
+        Command::Cache(args) => cache::run(args),
     }
 }

@@ -145,4 +145,30 @@ pub const CONFIG_TEMPLATE: &str = r#"# Jamey configuration. Every setting is sho
 [search]
 # Weight of keyword evidence in hybrid search (0 = vector only). (reload)
 # keyword_weight = 0.1
+
+[cache]
+# Redis shared by every runtime instance, e.g. "redis://127.0.0.1:6379" (JAMEY_REDIS_URL).
+# Empty: the in-process cache only.
+# redis_url = ""
+# Eviction in process: "ttl", "lru", "size" or "composite" (docs/ARCHITECTURE.md says which fits).
+# strategy = "composite"
+# When other instances hear of a write: "immediate", "delayed" or "adaptive".
+# policy = "immediate"
+# Most memories and bytes held in process.
+# max_entries = 100000
+# max_bytes = 268435456
+# Seconds an entry lives in process, and unread in process (0: no idle expiry). (reload)
+# ttl_secs = 3600
+# idle_secs = 600
+# Seconds an entry lives in Redis. (reload)
+# redis_ttl_secs = 3600
+# Coalescing window of the delayed and adaptive policies, in milliseconds.
+# delay_ms = 5
+# Adaptive policy: L1 reads that make a key hot; writes per second that make a burst.
+# hot_reads = 8
+# burst_writes_per_sec = 200
+# Longest wait for one Redis command, in milliseconds.
+# redis_timeout_ms = 100
+# Prefix of every Redis key and of the invalidation channel.
+# redis_key_prefix = "jamey"
 "#;

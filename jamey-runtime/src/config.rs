@@ -2,6 +2,7 @@
 //! runtime overrides, parsed raw and then validated into one typed `Config`. Invalid settings stop
 //! the start with a message naming the key, the value and what is allowed.
 
+use jamey_core::cache::{EvictionStrategy, InvalidationPolicy};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -53,6 +54,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub limits: LimitsConfig,
     pub search: SearchConfig,
+    pub cache: CacheConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -96,6 +98,67 @@ pub struct SearchConfig {
     pub keyword_weight: f32,
 }
 
+/// The hybrid cache: in process always, Redis when `redis_url` is set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CacheConfig {
+    /// `None`: in-process only. Never serialized in clear: see `masked`.
+    pub redis_url: Option<String>,
+    pub strategy: EvictionStrategy,
+    pub policy: InvalidationPolicy,
+    pub max_entries: u64,
+    pub max_bytes: u64,
+    pub ttl_secs: u64,
+    pub idle_secs: u64,
+    pub redis_ttl_secs: u64,
+    pub delay_ms: u64,
+    pub hot_reads: u32,
+    pub burst_writes_per_sec: u32,
+    pub redis_timeout_ms: u64,
+    pub redis_key_prefix: String,
+}
+
+impl CacheConfig {
+    /// The lifetimes (in process, idle, in Redis): the keys that reload live.
+    pub fn times(
+        &self,
+    ) -> (
+        std::time::Duration,
+        std::time::Duration,
+        std::time::Duration,
+    ) {
+        use std::time::Duration;
+        (
+            Duration::from_secs(self.ttl_secs),
+            Duration::from_secs(self.idle_secs),
+            Duration::from_secs(self.redis_ttl_secs),
+        )
+    }
+
+    /// The cache's own configuration.
+    pub fn to_core(&self) -> jamey_core::cache::CacheConfig {
+        use std::time::Duration;
+        let (ttl, idle, redis_ttl) = self.times();
+        let redis = self.redis_url.as_ref().map(|url| {
+            let mut redis = jamey_core::cache::RedisCacheConfig::new(url.clone());
+            redis.key_prefix = self.redis_key_prefix.clone();
+            redis.command_timeout = Duration::from_millis(self.redis_timeout_ms);
+            redis.connect_timeout = Duration::from_millis(self.redis_timeout_ms.max(250) * 2);
+            redis
+        });
+        jamey_core::cache::CacheConfig {
+            strategy: self.strategy,
+            policy: self.policy,
+            max_entries: self.max_entries,
+            max_bytes: self.max_bytes,
+            times: jamey_core::cache::CacheTimes::new(ttl, idle, redis_ttl),
+            delay: Duration::from_millis(self.delay_ms),
+            hot_reads: self.hot_reads,
+            burst_writes_per_sec: self.burst_writes_per_sec,
+            redis,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -126,6 +189,24 @@ impl Default for Config {
             search: SearchConfig {
                 keyword_weight: jamey_core::memory::fusion::DEFAULT_KEYWORD_WEIGHT,
             },
+            cache: {
+                let core = jamey_core::cache::CacheConfig::default();
+                CacheConfig {
+                    redis_url: None,
+                    strategy: core.strategy,
+                    policy: core.policy,
+                    max_entries: core.max_entries,
+                    max_bytes: core.max_bytes,
+                    ttl_secs: core.times.ttl().as_secs(),
+                    idle_secs: core.times.idle().as_secs(),
+                    redis_ttl_secs: core.times.redis_ttl().as_secs(),
+                    delay_ms: u64::try_from(core.delay.as_millis()).unwrap_or(5),
+                    hot_reads: core.hot_reads,
+                    burst_writes_per_sec: core.burst_writes_per_sec,
+                    redis_timeout_ms: 100,
+                    redis_key_prefix: "jamey".into(),
+                }
+            },
         }
     }
 }
@@ -147,6 +228,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub search: RawSearch,
+    #[serde(default)]
+    pub cache: RawCache,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
@@ -195,6 +278,24 @@ pub struct RawSearch {
     pub keyword_weight: Option<f64>,
 }
 
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub redis_url: Option<String>,
+    pub strategy: Option<String>,
+    pub policy: Option<String>,
+    pub max_entries: Option<i64>,
+    pub max_bytes: Option<i64>,
+    pub ttl_secs: Option<i64>,
+    pub idle_secs: Option<i64>,
+    pub redis_ttl_secs: Option<i64>,
+    pub delay_ms: Option<i64>,
+    pub hot_reads: Option<i64>,
+    pub burst_writes_per_sec: Option<i64>,
+    pub redis_timeout_ms: Option<i64>,
+    pub redis_key_prefix: Option<String>,
+}
+
 /// Runtime overrides accepted by `PATCH /v1/config`: only keys that are safe to change live.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -207,6 +308,12 @@ pub struct ConfigOverrides {
     pub owner_requests_per_second: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword_weight: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_ttl_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_idle_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_redis_ttl_secs: Option<i64>,
 }
 
 impl RawConfig {
@@ -255,6 +362,9 @@ impl RawConfig {
         }
         if let Some(v) = get("JAMEY_EMBEDDING_MODEL") {
             self.embedding.model = Some(v);
+        }
+        if let Some(v) = get("JAMEY_REDIS_URL") {
+            self.cache.redis_url = Some(v);
         }
     }
 
@@ -422,6 +532,7 @@ impl RawConfig {
                 ))
             }
         };
+        let cache = self.cache.validate(&defaults.cache)?;
         Ok(Config {
             listen,
             log: LogConfig { level, format },
@@ -434,6 +545,7 @@ impl RawConfig {
             tls: TlsConfig { plain_http },
             limits,
             search: SearchConfig { keyword_weight },
+            cache,
         })
     }
 
@@ -451,6 +563,110 @@ impl RawConfig {
         if let Some(w) = overrides.keyword_weight {
             self.search.keyword_weight = Some(w);
         }
+        if let Some(v) = overrides.cache_ttl_secs {
+            self.cache.ttl_secs = Some(v);
+        }
+        if let Some(v) = overrides.cache_idle_secs {
+            self.cache.idle_secs = Some(v);
+        }
+        if let Some(v) = overrides.cache_redis_ttl_secs {
+            self.cache.redis_ttl_secs = Some(v);
+        }
+    }
+}
+
+impl RawCache {
+    fn validate(&self, d: &CacheConfig) -> Result<CacheConfig, ConfigError> {
+        const MONTH: i64 = 30 * 24 * 3600;
+        let redis_url = self.redis_url.clone().filter(|u| !u.trim().is_empty());
+        if let Some(url) = &redis_url {
+            if !url.starts_with("redis://") {
+                return Err(ConfigError::invalid(
+                    "cache.redis_url",
+                    jamey_core::memory::redact_url(url),
+                    "a redis:// URL, or empty for the in-process cache only",
+                ));
+            }
+        }
+        let strategy = match self.strategy.as_deref() {
+            None => d.strategy,
+            Some(text) => EvictionStrategy::parse(text).ok_or_else(|| {
+                ConfigError::invalid("cache.strategy", text, EvictionStrategy::NAMES)
+            })?,
+        };
+        let policy = match self.policy.as_deref() {
+            None => d.policy,
+            Some(text) => InvalidationPolicy::parse(text).ok_or_else(|| {
+                ConfigError::invalid("cache.policy", text, InvalidationPolicy::NAMES)
+            })?,
+        };
+        let redis_key_prefix = match &self.redis_key_prefix {
+            None => d.redis_key_prefix.clone(),
+            Some(p) if !p.is_empty() && !p.contains(char::is_whitespace) && !p.contains('*') => {
+                p.clone()
+            }
+            Some(p) => {
+                return Err(ConfigError::invalid(
+                    "cache.redis_key_prefix",
+                    p,
+                    "a non-empty prefix without spaces or '*'",
+                ))
+            }
+        };
+        let u = |key, value, min, max, default: u64| {
+            range(key, value, min, max, default as i64).map(|v| v as u64)
+        };
+        Ok(CacheConfig {
+            redis_url,
+            strategy,
+            policy,
+            max_entries: u(
+                "cache.max_entries",
+                self.max_entries,
+                1,
+                100_000_000,
+                d.max_entries,
+            )?,
+            max_bytes: u(
+                "cache.max_bytes",
+                self.max_bytes,
+                1 << 20,
+                1 << 40,
+                d.max_bytes,
+            )?,
+            ttl_secs: u("cache.ttl_secs", self.ttl_secs, 1, MONTH, d.ttl_secs)?,
+            idle_secs: u("cache.idle_secs", self.idle_secs, 0, MONTH, d.idle_secs)?,
+            redis_ttl_secs: u(
+                "cache.redis_ttl_secs",
+                self.redis_ttl_secs,
+                1,
+                MONTH,
+                d.redis_ttl_secs,
+            )?,
+            delay_ms: u("cache.delay_ms", self.delay_ms, 1, 10_000, d.delay_ms)?,
+            hot_reads: u(
+                "cache.hot_reads",
+                self.hot_reads,
+                1,
+                1_000_000,
+                u64::from(d.hot_reads),
+            )? as u32,
+            burst_writes_per_sec: u(
+                "cache.burst_writes_per_sec",
+                self.burst_writes_per_sec,
+                1,
+                10_000_000,
+                u64::from(d.burst_writes_per_sec),
+            )? as u32,
+            redis_timeout_ms: u(
+                "cache.redis_timeout_ms",
+                self.redis_timeout_ms,
+                1,
+                60_000,
+                d.redis_timeout_ms,
+            )?,
+            redis_key_prefix,
+        })
     }
 }
 
@@ -503,6 +719,9 @@ impl Config {
         if let Some(url) = &self.database.url {
             value["database"]["url"] = jamey_core::memory::redact_url(url).into();
         }
+        if let Some(url) = &self.cache.redis_url {
+            value["cache"]["redis_url"] = jamey_core::memory::redact_url(url).into();
+        }
         value
     }
 
@@ -532,6 +751,16 @@ impl Config {
             || a.max_concurrent_requests != b.max_concurrent_requests
         {
             keys.push("limits (sizes, timeout, concurrency)");
+        }
+        let (a, b) = (&self.cache, &next.cache);
+        let a_with_b_times = CacheConfig {
+            ttl_secs: b.ttl_secs,
+            idle_secs: b.idle_secs,
+            redis_ttl_secs: b.redis_ttl_secs,
+            ..a.clone()
+        };
+        if a_with_b_times != *b {
+            keys.push("cache (all but the ttl_secs, idle_secs and redis_ttl_secs)");
         }
         keys
     }
@@ -613,6 +842,14 @@ mod tests {
                 "tls.plain_http",
                 "true",
             ),
+            ("[cache]\nstrategy = \"fifo\"", "cache.strategy", "fifo"),
+            ("[cache]\npolicy = \"lazy\"", "cache.policy", "lazy"),
+            ("[cache]\nttl_secs = 0", "cache.ttl_secs", "0"),
+            (
+                "[cache]\nredis_url = \"http://u:pw@h\"",
+                "cache.redis_url",
+                "http://u:[redacted]@h",
+            ),
         ];
         for (text, key, value) in cases {
             let err = RawConfig::from_toml(text)
@@ -637,10 +874,46 @@ mod tests {
     fn masked_config_hides_the_database_password() {
         let mut config = Config::default();
         config.database.url = Some("postgres://jamey:hunter2@db/jamey".into());
+        config.cache.redis_url = Some("redis://default:swordfish@cache:6379".into());
         let text = config.masked().to_string();
         assert!(
-            !text.contains("hunter2") && text.contains("[redacted]"),
+            !text.contains("hunter2") && !text.contains("swordfish") && text.contains("[redacted]"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn jamey_redis_url_selects_two_tiers_and_cache_ttls_reload_live() {
+        let mut raw =
+            RawConfig::from_toml("[cache]\nstrategy = \"lru\"\npolicy = \"adaptive\"").unwrap();
+        let config = raw.validate(true).unwrap();
+        assert!(
+            config.cache.to_core().redis.is_none(),
+            "unset: in process only"
+        );
+        raw.apply_env(&env(&[("JAMEY_REDIS_URL", "redis://127.0.0.1:6379")]));
+        let two_tier = raw.validate(true).unwrap();
+        let core = two_tier.cache.to_core();
+        assert_eq!(core.redis.unwrap().url, "redis://127.0.0.1:6379");
+        assert_eq!(core.strategy, EvictionStrategy::Lru);
+        assert_eq!(core.policy, InvalidationPolicy::Adaptive);
+        assert!(config
+            .restart_needed(&two_tier)
+            .iter()
+            .any(|k| k.starts_with("cache")));
+        raw.apply_overrides(&ConfigOverrides {
+            cache_ttl_secs: Some(5),
+            cache_redis_ttl_secs: Some(7),
+            ..Default::default()
+        });
+        let reloaded = raw.validate(true).unwrap();
+        assert_eq!(
+            (reloaded.cache.ttl_secs, reloaded.cache.redis_ttl_secs),
+            (5, 7)
+        );
+        assert!(
+            two_tier.restart_needed(&reloaded).is_empty(),
+            "TTLs are live keys"
         );
     }
 }

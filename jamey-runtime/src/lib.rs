@@ -1,5 +1,5 @@
-//! Jamey's runtime: the composition root. It reads the configuration, chooses the memory store
-//! and embedder, and serves the HTTP API over mTLS until told to stop.
+//! Jamey's runtime: the composition root. It reads the configuration, chooses the memory store,
+//! embedder and cache tiers, and serves the HTTP API over mTLS until told to stop.
 
 pub mod api;
 pub mod auth;
@@ -15,6 +15,7 @@ pub mod tls;
 
 use anyhow::Context;
 use config::{Config, RawConfig};
+use jamey_core::cache::HybridCache;
 use jamey_core::embedding::{
     BundledEmbedder, Embedder, LocalBertEmbedder, RemoteEmbedder, RemoteEmbedderConfig,
 };
@@ -133,6 +134,15 @@ pub async fn build_state(
         max_content_bytes: config.limits.max_content_bytes,
         ..MemoryLimits::default()
     };
+    let cache = HybridCache::open(config.cache.to_core())
+        .await
+        .context("cache")?;
+    tracing::info!(
+        redis = cache.status().redis.as_str(),
+        strategy = config.cache.strategy.as_str(),
+        policy = config.cache.policy.as_str(),
+        "cache ready"
+    );
     let credentials = auth::CredentialsCache::open(env.home.credentials_file())
         .with_context(|| format!("reading {}", env.home.credentials_file().display()))?;
     let rate_limits = limits::RateLimits::new(
@@ -140,7 +150,7 @@ pub async fn build_state(
         config.limits.owner_requests_per_second,
     );
     Ok(AppState {
-        memories: Memories::new(store, embedder, limits),
+        memories: Memories::new(store, embedder, limits).with_cache(Arc::new(cache)),
         settings: Arc::new(Settings::new(raw, config, env.terminal)),
         credentials: Arc::new(credentials),
         rate_limits: Arc::new(RwLock::new(rate_limits)),

@@ -1,8 +1,13 @@
-//! Prometheus metrics served at `/metrics`, named after the seed's `SystemMetrics`.
+//! Prometheus metrics served at `/metrics`, named after the seed's `SystemMetrics`, and the
+//! cache's counters (hits and misses per tier, evictions, invalidations, `cache_hit_rate`).
 
+use jamey_core::cache::CacheStatsSnapshot;
+use parking_lot::Mutex;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
+use std::sync::Arc;
 
 /// Every metric the runtime exports.
 #[derive(Debug, Clone)]
@@ -14,6 +19,121 @@ pub struct Metrics {
     pub memory_operations_total: IntCounterVec,
     pub memory_operation_duration: HistogramVec,
     pub active_connections: IntGauge,
+    cache: CacheMetrics,
+}
+
+/// The cache's counters as Prometheus metrics, advanced from its snapshots.
+#[derive(Debug, Clone)]
+struct CacheMetrics {
+    hits: IntCounterVec,
+    misses: IntCounterVec,
+    evictions: IntCounter,
+    invalidations_sent: IntCounter,
+    invalidations_received: IntCounter,
+    redis_errors: IntCounter,
+    resets: IntCounter,
+    hit_rate: Gauge,
+    last: Arc<Mutex<CacheStatsSnapshot>>,
+}
+
+impl CacheMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let hits = IntCounterVec::new(
+            Opts::new("cache_hits_total", "Cache hits by tier (l1, l2, search)"),
+            &["tier"],
+        )?;
+        let misses = IntCounterVec::new(
+            Opts::new(
+                "cache_misses_total",
+                "Cache misses by tier (l1, l2, search)",
+            ),
+            &["tier"],
+        )?;
+        let evictions = IntCounter::new(
+            "cache_evictions_total",
+            "In-process entries dropped for size or age",
+        )?;
+        let invalidations_sent = IntCounter::new(
+            "cache_invalidations_sent_total",
+            "Invalidation messages published to other instances",
+        )?;
+        let invalidations_received = IntCounter::new(
+            "cache_invalidations_received_total",
+            "Invalidation messages received from other instances",
+        )?;
+        let redis_errors = IntCounter::new(
+            "cache_redis_errors_total",
+            "Redis commands that failed or timed out",
+        )?;
+        let resets = IntCounter::new(
+            "cache_resets_total",
+            "Times the in-process cache was dropped (Redis reconnects)",
+        )?;
+        let hit_rate = Gauge::new(
+            "cache_hit_rate",
+            "Share of memory reads answered by a cache tier since start",
+        )?;
+        registry.register(Box::new(hits.clone()))?;
+        registry.register(Box::new(misses.clone()))?;
+        registry.register(Box::new(evictions.clone()))?;
+        registry.register(Box::new(invalidations_sent.clone()))?;
+        registry.register(Box::new(invalidations_received.clone()))?;
+        registry.register(Box::new(redis_errors.clone()))?;
+        registry.register(Box::new(resets.clone()))?;
+        registry.register(Box::new(hit_rate.clone()))?;
+        for tier in ["l1", "l2", "search"] {
+            hits.with_label_values(&[tier]);
+            misses.with_label_values(&[tier]);
+        }
+        Ok(Self {
+            hits,
+            misses,
+            evictions,
+            invalidations_sent,
+            invalidations_received,
+            redis_errors,
+            resets,
+            hit_rate,
+            last: Arc::new(Mutex::new(CacheStatsSnapshot::default())),
+        })
+    }
+
+    fn observe(&self, now: CacheStatsSnapshot) {
+        let mut last = self.last.lock();
+        let delta = |new: u64, old: u64| new.saturating_sub(old);
+        for (tier, hits, misses) in [
+            (
+                "l1",
+                delta(now.l1_hits, last.l1_hits),
+                delta(now.l1_misses, last.l1_misses),
+            ),
+            (
+                "l2",
+                delta(now.l2_hits, last.l2_hits),
+                delta(now.l2_misses, last.l2_misses),
+            ),
+            (
+                "search",
+                delta(now.search_hits, last.search_hits),
+                delta(now.search_misses, last.search_misses),
+            ),
+        ] {
+            self.hits.with_label_values(&[tier]).inc_by(hits);
+            self.misses.with_label_values(&[tier]).inc_by(misses);
+        }
+        self.evictions.inc_by(delta(now.evictions, last.evictions));
+        self.invalidations_sent
+            .inc_by(delta(now.invalidations_sent, last.invalidations_sent));
+        self.invalidations_received.inc_by(delta(
+            now.invalidations_received,
+            last.invalidations_received,
+        ));
+        self.redis_errors
+            .inc_by(delta(now.redis_errors, last.redis_errors));
+        self.resets.inc_by(delta(now.resets, last.resets));
+        self.hit_rate.set(now.hit_rate());
+        *last = now;
+    }
 }
 
 impl Metrics {
@@ -59,6 +179,7 @@ impl Metrics {
         registry.register(Box::new(memory_operations_total.clone()))?;
         registry.register(Box::new(memory_operation_duration.clone()))?;
         registry.register(Box::new(active_connections.clone()))?;
+        let cache = CacheMetrics::new(&registry)?;
         Ok(Self {
             registry,
             requests_total,
@@ -67,7 +188,13 @@ impl Metrics {
             memory_operations_total,
             memory_operation_duration,
             active_connections,
+            cache,
         })
+    }
+
+    /// Brings the cache metrics up to `snapshot` (called before each scrape).
+    pub fn observe_cache(&self, snapshot: CacheStatsSnapshot) {
+        self.cache.observe(snapshot);
     }
 
     /// Counts one memory operation and its latency.

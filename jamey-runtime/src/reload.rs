@@ -1,5 +1,5 @@
 //! Hot reload: watches `config.toml` and applies safe keys (log level, rate limits, keyword
-//! weight) without a restart; other changes are logged as needing one. A file that does not
+//! weight, cache lifetimes) without a restart; other changes are logged as needing one. A file that does not
 //! validate is logged and ignored: the running configuration stays.
 
 use crate::config::RawConfig;

@@ -91,6 +91,15 @@ impl Settings {
         if patch.keyword_weight.is_some() {
             overrides.keyword_weight = patch.keyword_weight;
         }
+        if patch.cache_ttl_secs.is_some() {
+            overrides.cache_ttl_secs = patch.cache_ttl_secs;
+        }
+        if patch.cache_idle_secs.is_some() {
+            overrides.cache_idle_secs = patch.cache_idle_secs;
+        }
+        if patch.cache_redis_ttl_secs.is_some() {
+            overrides.cache_redis_ttl_secs = patch.cache_redis_ttl_secs;
+        }
         let mut layered = inner.base.clone();
         layered.apply_overrides(&overrides);
         let next = layered.validate(self.terminal)?;
@@ -130,6 +139,18 @@ impl AppState {
                 keyword_weight = new.search.keyword_weight,
                 "hybrid keyword weight changed"
             );
+        }
+        if old.cache.times() != new.cache.times() {
+            if let Some(cache) = self.memories.cache() {
+                let (ttl, idle, redis_ttl) = new.cache.times();
+                cache.times().set(ttl, idle, redis_ttl);
+                tracing::info!(
+                    ttl_secs = new.cache.ttl_secs,
+                    idle_secs = new.cache.idle_secs,
+                    redis_ttl_secs = new.cache.redis_ttl_secs,
+                    "cache lifetimes changed"
+                );
+            }
         }
         let restart = old.restart_needed(new);
         if !restart.is_empty() {

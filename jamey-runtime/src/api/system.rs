@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use jamey_core::cache::RedisState;
 use serde_json::json;
 use std::time::Duration;
 
@@ -40,12 +41,29 @@ pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
             json!({"backend": store.backend(), "status": "down", "error": "no answer within 2 s"}),
         ),
     };
+    // Redis is a cache: its state is reported, never a reason for 503.
+    let redis = match app.memories.cache() {
+        Some(cache) => {
+            let state = tokio::time::timeout(READY_TIMEOUT, cache.check_redis())
+                .await
+                .unwrap_or(RedisState::Degraded);
+            let status = cache.status();
+            json!({
+                "status": state.as_str(),
+                "strategy": status.strategy,
+                "policy": status.policy,
+                "l1_entries": status.l1_entries,
+                "pending_repairs": status.pending_repairs,
+            })
+        }
+        None => json!({"status": RedisState::Disabled.as_str()}),
+    };
     let body = json!({
         "status": if store_ok { "ready" } else { "unavailable" },
         "dependencies": {
             "store": store_detail,
             "embedder": {"model": app.memories.embedder().identity().model, "dimensions": app.memories.embedder().identity().dimensions, "status": "up"},
-            "redis": {"status": "not_configured"},
+            "redis": redis,
         }
     });
     let status = if store_ok {
@@ -57,6 +75,9 @@ pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 pub(crate) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    if let Some(cache) = app.memories.cache() {
+        app.metrics.observe_cache(cache.stats());
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),
@@ -70,7 +91,8 @@ pub(crate) async fn get_config(State(app): State<AppState>) -> Json<serde_json::
 }
 
 /// Runtime overrides of the safe keys: log_level, token_requests_per_second,
-/// owner_requests_per_second, keyword_weight.
+/// owner_requests_per_second, keyword_weight, cache_ttl_secs, cache_idle_secs,
+/// cache_redis_ttl_secs.
 pub(crate) async fn patch_config(
     State(app): State<AppState>,
     ApiJson(patch): ApiJson<ConfigOverrides>,
