@@ -75,7 +75,8 @@ impl ClientInner {
             .map_err(|error| self.transport_error(&target.model, &error))
     }
 
-    fn parse_completion(
+    /// Parses a whole chat completion (or the error object a 200 body may carry).
+    pub(super) fn parse_completion(
         &self,
         bytes: &[u8],
         target: &CallTarget,

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::stream_decoder::{DecodeError, Decoded, StreamDecoder};
 use crate::wire::WireRequest;
-use crate::{ChatRequest, ChatStream, ProviderError, StreamEvent};
+use crate::{ChatRequest, ChatResponse, ChatStream, ProviderError, StreamEvent};
 
 use super::{CallTarget, ClientInner};
 
@@ -64,6 +64,19 @@ impl ClientInner {
             model: target.model.clone(),
             after: self.config.timeouts.request,
         })??;
+        if is_json(&response) {
+            // A server that ignores `stream: true`, or a 200 whose body is an error object:
+            // read the whole answer and hand it out as events.
+            let bytes = tokio::time::timeout(self.config.timeouts.request, response.bytes())
+                .await
+                .map_err(|_| ProviderError::Timeout {
+                    model: target.model.clone(),
+                    after: self.config.timeouts.request,
+                })?
+                .map_err(|error| self.transport_error(&target.model, &error))?;
+            let answer = self.parse_completion(&bytes, &target)?;
+            return Ok(replay(answer));
+        }
         let mut upstream = UpstreamStream {
             client: Arc::clone(self),
             response,
@@ -86,6 +99,30 @@ impl ClientInner {
             }),
         }
     }
+}
+
+fn is_json(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("application/json"))
+}
+
+/// A whole answer as the events a stream of it would have produced.
+fn replay(answer: ChatResponse) -> ChatStream {
+    let mut events = Vec::with_capacity(answer.tool_calls.len() + 2);
+    if !answer.content.is_empty() {
+        events.push(Ok(StreamEvent::TextDelta(answer.content)));
+    }
+    events.extend(
+        answer
+            .tool_calls
+            .into_iter()
+            .map(|call| Ok(StreamEvent::ToolCall(call))),
+    );
+    events.push(Ok(StreamEvent::Finish(answer.finish)));
+    Box::pin(futures::stream::iter(events))
 }
 
 /// The body of one streamed response, decoded on demand. Dropping it drops the response and so

@@ -56,6 +56,18 @@ impl RecordedRequest {
     }
 }
 
+/// When each write of a streamed reply was handed to the connection, for relay-latency
+/// measurements.
+#[derive(Debug, Clone)]
+pub struct SentStream {
+    /// Index into [`ScriptedServer::requests`] of the request this stream answered.
+    pub request_index: usize,
+    /// One instant per `SseFrame::Bytes`, in order.
+    pub frame_times: Vec<Instant>,
+    /// Whether every frame was written (false: the client went away).
+    pub complete: bool,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     replies: Mutex<VecDeque<ScriptedReply>>,
@@ -64,6 +76,8 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     /// Streams and hangs whose client went away before the reply was complete.
     disconnects: AtomicUsize,
+    /// Streams that ended (completely or not), in the order they ended.
+    sent_streams: Mutex<Vec<SentStream>>,
 }
 
 impl ScriptedServer {
@@ -125,6 +139,23 @@ impl ScriptedServer {
         self.shared.disconnects.load(Ordering::SeqCst)
     }
 
+    /// The streams served so far, in the order they ended.
+    pub fn sent_streams(&self) -> Vec<SentStream> {
+        self.shared.sent_streams.lock().clone()
+    }
+
+    /// Waits until at least `count` streams have ended; `false` on timeout.
+    pub async fn wait_for_sent_streams(&self, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.shared.sent_streams.lock().len() < count {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        true
+    }
+
     /// Waits until at least `count` disconnects were seen; `false` on timeout.
     pub async fn wait_for_disconnects(&self, count: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
@@ -144,15 +175,24 @@ impl Drop for ScriptedServer {
     }
 }
 
-/// Counts a disconnect when dropped before the reply was complete.
+/// Counts a disconnect when dropped before the reply was complete, and logs a stream's write
+/// times when it ends.
 struct DisconnectGuard {
     shared: Arc<Shared>,
     complete: bool,
+    /// `Some` for streams.
+    sent: Option<SentStream>,
 }
 
 impl DisconnectGuard {
     fn mark_complete(&mut self) {
         self.complete = true;
+    }
+
+    fn frame_written(&mut self) {
+        if let Some(sent) = &mut self.sent {
+            sent.frame_times.push(Instant::now());
+        }
     }
 }
 
@@ -160,6 +200,10 @@ impl Drop for DisconnectGuard {
     fn drop(&mut self) {
         if !self.complete {
             self.shared.disconnects.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Some(mut sent) = self.sent.take() {
+            sent.complete = self.complete;
+            self.shared.sent_streams.lock().push(sent);
         }
     }
 }
@@ -171,14 +215,14 @@ async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record(&shared, &method, &uri, &headers, &body);
+    let request_index = record(&shared, &method, &uri, &headers, &body);
     let reply = shared
         .replies
         .lock()
         .pop_front()
         .or_else(|| shared.default_reply.lock().clone());
     match reply {
-        Some(reply) => serve(shared, reply).await,
+        Some(reply) => serve(shared, reply, request_index).await,
         None => json_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             &[],
@@ -202,10 +246,12 @@ async fn unknown_route(
     )
 }
 
-fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
+/// Logs a request; returns its index.
+fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> usize {
     let body = serde_json::from_slice(body)
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned()));
-    shared.requests.lock().push(RecordedRequest {
+    let mut requests = shared.requests.lock();
+    requests.push(RecordedRequest {
         method: method.to_string(),
         path: uri.path().to_owned(),
         headers: headers
@@ -220,9 +266,10 @@ fn record(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body
         body,
         received_at: Instant::now(),
     });
+    requests.len() - 1
 }
 
-async fn serve(shared: Arc<Shared>, reply: ScriptedReply) -> Response {
+async fn serve(shared: Arc<Shared>, reply: ScriptedReply, request_index: usize) -> Response {
     match reply {
         ScriptedReply::Json {
             status,
@@ -233,11 +280,14 @@ async fn serve(shared: Arc<Shared>, reply: ScriptedReply) -> Response {
             &headers,
             &body,
         ),
-        ScriptedReply::Stream { headers, frames } => stream_response(shared, &headers, frames),
+        ScriptedReply::Stream { headers, frames } => {
+            stream_response(shared, &headers, frames, request_index)
+        }
         ScriptedReply::Hang => {
             let _guard = DisconnectGuard {
                 shared,
                 complete: false,
+                sent: None,
             };
             std::future::pending::<Response>().await
         }
@@ -264,10 +314,16 @@ fn stream_response(
     shared: Arc<Shared>,
     headers: &[(String, String)],
     frames: Vec<SseFrame>,
+    request_index: usize,
 ) -> Response {
     let guard = DisconnectGuard {
         shared,
         complete: false,
+        sent: Some(SentStream {
+            request_index,
+            frame_times: Vec::with_capacity(frames.len()),
+            complete: false,
+        }),
     };
     let frames: VecDeque<SseFrame> = frames.into();
     let body = futures::stream::unfold((frames, guard), |(mut frames, mut guard)| async move {
@@ -279,6 +335,7 @@ fn stream_response(
                 }
                 Some(SseFrame::Pause(pause)) => tokio::time::sleep(pause).await,
                 Some(SseFrame::Bytes(text)) => {
+                    guard.frame_written();
                     if frames.is_empty() {
                         guard.mark_complete();
                     }

@@ -240,6 +240,36 @@ async fn a_stream_cut_off_before_it_finished_is_malformed() {
 }
 
 #[tokio::test]
+async fn a_server_that_ignores_stream_true_is_replayed_as_events() {
+    let server = ScriptedServer::start().await.unwrap();
+    server.push(ScriptedReply::completion(
+        PRIMARY,
+        "whole answer",
+        Some(usage(4, 2, Some(0.00001))),
+    ));
+    server.push(ScriptedReply::Json {
+        status: 200,
+        headers: vec![],
+        body: json!({"error": {"code": 429, "message": "Provider rate limited"}}),
+    });
+    server.push(ScriptedReply::completion(PRIMARY, "after the 429", None));
+    let client = client(&server, &[PRIMARY]);
+
+    let (events, error) = collect(client.stream(ask("hi")).await.unwrap()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(text_of(&events), "whole answer");
+    assert!(
+        matches!(events.last(), Some(StreamEvent::Finish(finish)) if finish.cost_usd == Some(0.00001))
+    );
+
+    // An error object in a 200 body is classified like the status it names, and retried.
+    let (events, error) = collect(client.stream(ask("hi")).await.unwrap()).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(text_of(&events), "after the 429");
+    assert_eq!(server.request_count(), 3);
+}
+
+#[tokio::test]
 async fn garbage_instead_of_json_is_a_malformed_stream_error() {
     let server = ScriptedServer::start().await.unwrap();
     server.push(
