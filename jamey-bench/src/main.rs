@@ -3,6 +3,7 @@
 
 mod embed;
 mod http;
+mod llm;
 mod quality;
 mod stats;
 mod store;
@@ -31,6 +32,8 @@ enum Command {
     Http(http::HttpArgs),
     /// Recall@1 and recall@5 of each search mode on question sets (paraphrases and rare names).
     Quality(quality::QualityArgs),
+    /// Per-chunk relay latency and concurrent streams of the LLM client (scripted server).
+    Llm(llm::LlmArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Command::Embed(args) => embed::run(args),
         Command::Http(args) => http::run(args),
         Command::Quality(args) => quality::run(args),
+        Command::Llm(args) => llm::run(args),
     }
 }
