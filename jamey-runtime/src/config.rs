@@ -53,6 +53,9 @@ pub struct Config {
     pub tls: TlsConfig,
     pub limits: LimitsConfig,
     pub search: SearchConfig,
+    pub llm: crate::chat_config::LlmConfig,
+    pub chat: crate::chat_config::ChatConfig,
+    pub tools: crate::chat_config::ToolsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -126,6 +129,9 @@ impl Default for Config {
             search: SearchConfig {
                 keyword_weight: jamey_core::memory::fusion::DEFAULT_KEYWORD_WEIGHT,
             },
+            llm: Default::default(),
+            chat: Default::default(),
+            tools: Default::default(),
         }
     }
 }
@@ -147,6 +153,12 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub search: RawSearch,
+    #[serde(default)]
+    pub llm: crate::chat_config::RawLlm,
+    #[serde(default)]
+    pub chat: crate::chat_config::RawChat,
+    #[serde(default)]
+    pub tools: crate::chat_config::RawTools,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
@@ -196,7 +208,7 @@ pub struct RawSearch {
 }
 
 /// Runtime overrides accepted by `PATCH /v1/config`: only keys that are safe to change live.
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,6 +267,12 @@ impl RawConfig {
         }
         if let Some(v) = get("JAMEY_EMBEDDING_MODEL") {
             self.embedding.model = Some(v);
+        }
+        if let Some(v) = get("JAMEY_LLM_BASE_URL") {
+            self.llm.base_url = Some(v);
+        }
+        if let Some(v) = get("JAMEY_LLM_MODEL") {
+            self.llm.model = Some(v);
         }
     }
 
@@ -434,6 +452,9 @@ impl RawConfig {
             tls: TlsConfig { plain_http },
             limits,
             search: SearchConfig { keyword_weight },
+            llm: self.llm.validate()?,
+            chat: self.chat.validate()?,
+            tools: self.tools.validate()?,
         })
     }
 
@@ -523,6 +544,9 @@ impl Config {
         }
         if self.tls != next.tls {
             keys.push("tls");
+        }
+        if self.tools != next.tools {
+            keys.push("tools");
         }
         let (a, b) = (&self.limits, &next.limits);
         if a.max_body_bytes != b.max_body_bytes

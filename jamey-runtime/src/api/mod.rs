@@ -2,7 +2,11 @@
 //! security headers, timeout, concurrency and body limits, authentication, metrics) and the JSON
 //! extractor whose rejections become the stable error body.
 
+mod chat;
 mod memories;
+mod openai;
+mod openapi;
+mod sessions;
 mod system;
 
 use crate::auth;
@@ -46,7 +50,13 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/config",
             get(system::get_config).patch(system::patch_config),
-        );
+        )
+        .route("/chat", post(chat::chat))
+        .route("/chat/completions", post(openai::completions))
+        .route("/models", get(openai::models))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}/messages", get(sessions::messages))
+        .route("/tools", get(sessions::tools));
     let authenticated = Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(system::metrics))
@@ -66,6 +76,7 @@ pub fn router(app: AppState) -> Router {
     let router = Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
+        .route("/openapi.json", get(openapi::serve))
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
