@@ -2,6 +2,7 @@
 //! security headers, timeout, concurrency and body limits, authentication, metrics) and the JSON
 //! extractor whose rejections become the stable error body.
 
+mod host;
 mod memories;
 mod system;
 
@@ -46,7 +47,10 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/config",
             get(system::get_config).patch(system::patch_config),
-        );
+        )
+        .route("/system/info", get(host::system_info))
+        .route("/processes", get(host::list_processes))
+        .route("/processes/{pid}/kill", post(host::kill_process));
     let authenticated = Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(system::metrics))

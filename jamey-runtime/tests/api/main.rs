@@ -3,6 +3,7 @@
 //! Runtime tests, one binary: the router driven with `oneshot` on both stores, and real TLS
 //! listeners on 127.0.0.1 for authentication, hot reload and graceful shutdown.
 
+mod host;
 mod routes;
 mod support;
 mod transport;
