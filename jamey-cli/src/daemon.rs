@@ -249,11 +249,10 @@ pub(crate) fn start(target: &Target, args: &StartArgs, json: bool) -> anyhow::Re
         .with_context(|| format!("cannot start {}", runtime.display()))?;
     pid_file.write_pid(child.id())?;
     let readiness = wait_until_ready(&remote, Some(&mut child), args.wait, &log_path, log_start)
-        .map_err(|error| {
+        .inspect_err(|_| {
             if !json {
                 print_log_tail(&log_path, log_start);
             }
-            error
         })?;
     report::print(
         &Started {
