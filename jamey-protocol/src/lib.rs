@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod error;
+pub mod host;
 pub mod memory;
 
 pub use chat::{
@@ -11,6 +12,9 @@ pub use chat::{
     ToolDescription, ToolResult,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use host::{
+    CpuInfo, KilledProcess, MemoryUsage, OsInfo, ProcessInfo, ProcessList, RuntimeInfo, SystemInfo,
+};
 pub use memory::{
     Memory, MemoryFilter, MemoryId, MemoryPage, MemoryPatch, NewMemory, NewMemoryBatch,
     NewMemoryIds, ScoredMemory, SearchMode, SearchRequest, SearchResponse,

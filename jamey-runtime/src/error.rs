@@ -22,6 +22,8 @@ pub enum ApiError {
     NotFound(String),
     MethodNotAllowed(String),
     Unauthenticated(String),
+    /// Authenticated, but not allowed to do this.
+    Forbidden(String),
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     RateLimited {
@@ -69,6 +71,7 @@ impl ApiError {
                 m.clone(),
                 None,
             ),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, m.clone(), None),
             Self::PayloadTooLarge(m) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::PayloadTooLarge,

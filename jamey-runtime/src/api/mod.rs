@@ -3,6 +3,7 @@
 //! extractor whose rejections become the stable error body.
 
 mod chat;
+mod host;
 mod memories;
 mod openai;
 mod openapi;
@@ -56,7 +57,10 @@ pub fn router(app: AppState) -> Router {
         .route("/models", get(openai::models))
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}/messages", get(sessions::messages))
-        .route("/tools", get(sessions::tools));
+        .route("/tools", get(sessions::tools))
+        .route("/system/info", get(host::system_info))
+        .route("/processes", get(host::list_processes))
+        .route("/processes/{pid}/kill", post(host::kill_process));
     let authenticated = Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(system::metrics))
