@@ -4,6 +4,7 @@
 mod cache;
 mod embed;
 mod http;
+mod llm;
 mod quality;
 mod stats;
 mod store;
@@ -34,6 +35,8 @@ enum Command {
     Quality(quality::QualityArgs),
     /// L1 and L2 hit latency and cross-instance invalidation latency of the hybrid cache.
     Cache(cache::CacheArgs),
+    /// Per-chunk relay latency and concurrent streams of the LLM client (scripted server).
+    Llm(llm::LlmArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Http(args) => http::run(args),
         Command::Quality(args) => quality::run(args),
         Command::Cache(args) => cache::run(args),
+        Command::Llm(args) => llm::run(args),
     }
 }

@@ -171,4 +171,43 @@ pub const CONFIG_TEMPLATE: &str = r#"# Jamey configuration. Every setting is sho
 # redis_timeout_ms = 100
 # Prefix of every Redis key and of the invalidation channel.
 # redis_key_prefix = "jamey"
+
+[llm]
+# An OpenAI-compatible chat API: OpenRouter by default, or Ollama, vLLM, llama.cpp, LM Studio
+# (JAMEY_LLM_BASE_URL). The API key comes from the secret manager or OPENROUTER_API_KEY. (reload)
+# base_url = "https://openrouter.ai/api/v1"
+# The model that answers (JAMEY_LLM_MODEL), and the models that answer when it keeps failing. (reload)
+# model = "openai/gpt-4o-mini"
+# fallback_models = []
+# Seconds before an upstream request is abandoned, and retries of a failed one. (reload)
+# request_timeout_secs = 120
+# max_retries = 3
+# Per model and minute; 0 means no limit. (reload)
+# requests_per_minute = 0
+# tokens_per_minute = 0
+# USD per million tokens, by model, for servers that report no cost, for example
+#   { "openai/gpt-4o-mini" = { prompt_per_million = 0.15, completion_per_million = 0.6 } }
+# prices = {}
+
+[chat]
+# The system prompt. (reload)
+# persona = ""
+# Memories retrieved as context for each turn. (reload)
+# context_memories = 5
+# Tokens of the session's own messages in each prompt; older ones are summarized. (reload)
+# context_tokens = 8000
+# Rounds of tool calls in one turn. (reload)
+# max_tool_rounds = 4
+# Store every finished turn as a memory. (reload)
+# remember_turns = true
+# Spending limits in USD; 0 means none. A turn over budget is refused before any paid call. (reload)
+# daily_budget_usd = 0.0
+# session_budget_usd = 0.0
+
+[tools]
+# Seconds and output bytes allowed per tool call.
+# timeout_secs = 30
+# max_output_bytes = 16384
+# "allow", "ask" or "deny" per tool, for example { memory_save = "ask" }.
+# permissions = {}
 "#;

@@ -5,6 +5,7 @@
 //! This crate does no HTTP serving and reads no environment variables: callers pass typed configs.
 
 pub mod cache;
+pub mod conversation;
 pub mod credentials;
 pub mod embedding;
 pub mod home;

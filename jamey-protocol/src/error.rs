@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Stable, machine-readable error codes. Clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request body or query string could not be parsed.
@@ -28,6 +29,16 @@ pub enum ErrorCode {
     Unavailable,
     /// The upstream model provider failed.
     UpstreamError,
+    /// The upstream model provider rejected the configured API key.
+    UpstreamAuth,
+    /// The upstream model provider did not answer in time.
+    UpstreamTimeout,
+    /// The conversation does not fit the model's context window.
+    ContextLengthExceeded,
+    /// The model named is not configured.
+    UnknownModel,
+    /// A configured spending limit would be exceeded.
+    BudgetExceeded,
     /// A failure on our side; details are in the server log, not the response.
     Internal,
 }
@@ -48,6 +59,11 @@ impl ErrorCode {
             Self::EmbedderMismatch => "embedder_mismatch",
             Self::Unavailable => "unavailable",
             Self::UpstreamError => "upstream_error",
+            Self::UpstreamAuth => "upstream_auth",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::ContextLengthExceeded => "context_length_exceeded",
+            Self::UnknownModel => "unknown_model",
+            Self::BudgetExceeded => "budget_exceeded",
             Self::Internal => "internal",
         }
     }
@@ -55,12 +71,14 @@ impl ErrorCode {
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// What went wrong, for a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,

@@ -3,10 +3,18 @@
 
 pub mod chat;
 pub mod error;
+pub mod host;
 pub mod memory;
 
-pub use chat::{ChatMessage, Role, SessionSummary, TokenUsage, ToolCall, ToolResult};
+pub use chat::{
+    ChatEvent, ChatMessage, ChatReply, ChatRequest, MessagePage, MessageStatus, Role,
+    SessionMessage, SessionPage, SessionSummary, TokenUsage, ToolCall, ToolCallRecord,
+    ToolDescription, ToolResult,
+};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
+pub use host::{
+    CpuInfo, KilledProcess, MemoryUsage, OsInfo, ProcessInfo, ProcessList, RuntimeInfo, SystemInfo,
+};
 pub use memory::{
     Memory, MemoryFilter, MemoryId, MemoryPage, MemoryPatch, NewMemory, NewMemoryBatch,
     NewMemoryIds, ScoredMemory, SearchMode, SearchRequest, SearchResponse,

@@ -14,7 +14,9 @@ pub const DEFAULT_IMPORTANCE: f32 = 0.5;
 
 /// One stored memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Memory {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid))]
     pub id: MemoryId,
     pub content: String,
     pub kind: String,
@@ -35,6 +37,7 @@ fn empty_object() -> serde_json::Value {
 
 /// A memory to store; only `content` is required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewMemory {
     pub content: String,
@@ -66,6 +69,7 @@ impl NewMemory {
 
 /// `POST /v1/memories/batch` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewMemoryBatch {
     pub items: Vec<NewMemory>,
@@ -73,12 +77,15 @@ pub struct NewMemoryBatch {
 
 /// `POST /v1/memories/batch` response: the ids in the order of the items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMemoryIds {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub ids: Vec<MemoryId>,
 }
 
 /// A partial update; absent fields stay as they are. A changed `content` is re-embedded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemoryPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +113,7 @@ impl MemoryPatch {
 
 /// One page of memories, newest first. `next_cursor` is opaque; absent on the last page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryPage {
     pub items: Vec<Memory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +122,7 @@ pub struct MemoryPage {
 
 /// How a search ranks memories.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
     /// Semantic similarity, promoted by exact matches of rare query terms.
@@ -153,6 +162,7 @@ impl std::str::FromStr for SearchMode {
 
 /// Restricts a search to memories that match every given field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemoryFilter {
     /// Memories carrying all of these tags.
@@ -175,6 +185,7 @@ impl MemoryFilter {
 
 /// `POST /v1/memories/search` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     pub query: String,
@@ -188,6 +199,7 @@ pub struct SearchRequest {
 
 /// One search hit; higher scores are better.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoredMemory {
     pub memory: Memory,
     pub score: f32,
@@ -195,6 +207,7 @@ pub struct ScoredMemory {
 
 /// `POST /v1/memories/search` response, best first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResponse {
     pub results: Vec<ScoredMemory>,
 }

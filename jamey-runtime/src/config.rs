@@ -55,6 +55,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub search: SearchConfig,
     pub cache: CacheConfig,
+    pub llm: crate::chat_config::LlmConfig,
+    pub chat: crate::chat_config::ChatConfig,
+    pub tools: crate::chat_config::ToolsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -207,6 +210,9 @@ impl Default for Config {
                     redis_key_prefix: "jamey".into(),
                 }
             },
+            llm: Default::default(),
+            chat: Default::default(),
+            tools: Default::default(),
         }
     }
 }
@@ -230,6 +236,12 @@ pub struct RawConfig {
     pub search: RawSearch,
     #[serde(default)]
     pub cache: RawCache,
+    #[serde(default)]
+    pub llm: crate::chat_config::RawLlm,
+    #[serde(default)]
+    pub chat: crate::chat_config::RawChat,
+    #[serde(default)]
+    pub tools: crate::chat_config::RawTools,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
@@ -297,7 +309,7 @@ pub struct RawCache {
 }
 
 /// Runtime overrides accepted by `PATCH /v1/config`: only keys that are safe to change live.
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigOverrides {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -365,6 +377,12 @@ impl RawConfig {
         }
         if let Some(v) = get("JAMEY_REDIS_URL") {
             self.cache.redis_url = Some(v);
+        }
+        if let Some(v) = get("JAMEY_LLM_BASE_URL") {
+            self.llm.base_url = Some(v);
+        }
+        if let Some(v) = get("JAMEY_LLM_MODEL") {
+            self.llm.model = Some(v);
         }
     }
 
@@ -546,6 +564,9 @@ impl RawConfig {
             limits,
             search: SearchConfig { keyword_weight },
             cache,
+            llm: self.llm.validate()?,
+            chat: self.chat.validate()?,
+            tools: self.tools.validate()?,
         })
     }
 
@@ -742,6 +763,9 @@ impl Config {
         }
         if self.tls != next.tls {
             keys.push("tls");
+        }
+        if self.tools != next.tools {
+            keys.push("tools");
         }
         let (a, b) = (&self.limits, &next.limits);
         if a.max_body_bytes != b.max_body_bytes

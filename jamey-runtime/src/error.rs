@@ -22,6 +22,8 @@ pub enum ApiError {
     NotFound(String),
     MethodNotAllowed(String),
     Unauthenticated(String),
+    /// Authenticated, but not allowed to do this.
+    Forbidden(String),
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     RateLimited {
@@ -29,6 +31,14 @@ pub enum ApiError {
     },
     /// A dependency is down; the client may retry.
     Unavailable(String),
+    /// The upstream model failed; `status` is 502, 504 or 422 (context too long).
+    Upstream {
+        status: StatusCode,
+        code: ErrorCode,
+        message: String,
+    },
+    /// A spending limit would be exceeded.
+    BudgetExceeded(String),
     /// Our fault. The detail is logged, never sent.
     Internal(String),
 }
@@ -61,6 +71,7 @@ impl ApiError {
                 m.clone(),
                 None,
             ),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, m.clone(), None),
             Self::PayloadTooLarge(m) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::PayloadTooLarge,
@@ -88,6 +99,17 @@ impl ApiError {
                 m.clone(),
                 None,
             ),
+            Self::Upstream {
+                status,
+                code,
+                message,
+            } => (*status, *code, message.clone(), None),
+            Self::BudgetExceeded(m) => (
+                StatusCode::PAYMENT_REQUIRED,
+                ErrorCode::BudgetExceeded,
+                m.clone(),
+                None,
+            ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
@@ -98,12 +120,23 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The JSON error body, for errors sent inside a stream rather than as a response.
+    pub fn body(&self) -> ErrorBody {
+        let (_, code, message, field) = self.parts();
+        let mut body = ErrorBody::new(code, message);
+        body.error.field = field;
+        body
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, field) = self.parts();
         if status.is_server_error() {
             let detail = match &self {
                 Self::Internal(detail) | Self::Unavailable(detail) => detail.as_str(),
+                Self::Upstream { message, .. } => message.as_str(),
                 _ => message.as_str(),
             };
             tracing::error!(
@@ -163,6 +196,80 @@ impl From<StoreError> for ApiError {
             e if e.is_retryable() => Self::Unavailable(e.to_string()),
             e => Self::Internal(e.to_string()),
         }
+    }
+}
+
+impl From<crate::orchestrator::ChatError> for ApiError {
+    fn from(error: crate::orchestrator::ChatError) -> Self {
+        use crate::orchestrator::ChatError;
+        use jamey_providers::{ProviderError, ProviderErrorCode};
+        match error {
+            ChatError::Invalid { field, reason } => Self::InvalidField {
+                field: field.into(),
+                message: format!("{field}: {reason}"),
+            },
+            ChatError::BudgetExceeded(m) => Self::BudgetExceeded(m),
+            e @ ChatError::UnknownModel(_) => Self::Upstream {
+                status: StatusCode::NOT_FOUND,
+                code: ErrorCode::UnknownModel,
+                message: e.to_string(),
+            },
+            ChatError::Provider(ProviderError::RateLimited { retry_after, .. }) => {
+                Self::RateLimited {
+                    retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
+                }
+            }
+            ChatError::Provider(e) => {
+                let (status, code) = match e.code() {
+                    ProviderErrorCode::InvalidApiKey | ProviderErrorCode::InsufficientCredits => {
+                        (StatusCode::BAD_GATEWAY, ErrorCode::UpstreamAuth)
+                    }
+                    ProviderErrorCode::UnknownModel => {
+                        (StatusCode::BAD_GATEWAY, ErrorCode::UnknownModel)
+                    }
+                    ProviderErrorCode::ContextLengthExceeded => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        ErrorCode::ContextLengthExceeded,
+                    ),
+                    ProviderErrorCode::Timeout => {
+                        (StatusCode::GATEWAY_TIMEOUT, ErrorCode::UpstreamTimeout)
+                    }
+                    _ => (StatusCode::BAD_GATEWAY, ErrorCode::UpstreamError),
+                };
+                Self::Upstream {
+                    status,
+                    code,
+                    message: e.to_string(),
+                }
+            }
+            ChatError::Conversation(e) => match e {
+                jamey_core::conversation::ConversationError::SessionNotFound(id) => {
+                    Self::NotFound(format!("session {id} not found"))
+                }
+                jamey_core::conversation::ConversationError::InvalidCursor(reason) => {
+                    Self::InvalidField {
+                        field: "cursor".into(),
+                        message: format!("cursor: {reason}"),
+                    }
+                }
+                jamey_core::conversation::ConversationError::Invalid { field, reason } => {
+                    Self::InvalidField {
+                        field: field.into(),
+                        message: format!("{field}: {reason}"),
+                    }
+                }
+                jamey_core::conversation::ConversationError::Postgres(m) => Self::Unavailable(m),
+                other => Self::Internal(other.to_string()),
+            },
+            ChatError::Memory(e) => e.into(),
+            ChatError::Cancelled => Self::Unavailable("the client disconnected".into()),
+        }
+    }
+}
+
+impl From<jamey_core::conversation::ConversationError> for ApiError {
+    fn from(error: jamey_core::conversation::ConversationError) -> Self {
+        crate::orchestrator::ChatError::Conversation(error).into()
     }
 }
 

@@ -3,10 +3,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat_config;
 pub mod config;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod orchestrator;
 pub mod reload;
 pub mod server;
 pub mod state;
@@ -16,6 +18,7 @@ pub mod tls;
 use anyhow::Context;
 use config::{Config, RawConfig};
 use jamey_core::cache::HybridCache;
+use jamey_core::conversation::{ConversationStore, PgConversationStore, SqliteConversationStore};
 use jamey_core::embedding::{
     BundledEmbedder, Embedder, LocalBertEmbedder, RemoteEmbedder, RemoteEmbedderConfig,
 };
@@ -81,39 +84,55 @@ pub fn open_embedder(
     Ok(Arc::new(BundledEmbedder::load()?))
 }
 
-/// Opens the store the configuration names: PostgreSQL when a database URL is set, else the
+/// The stores the configuration names: memories and conversations, side by side.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    pub memories: Arc<dyn MemoryStore>,
+    pub conversations: Arc<dyn ConversationStore>,
+}
+
+/// Opens the stores the configuration names: PostgreSQL when a database URL is set, else the
 /// embedded store in JAMEY_HOME.
 pub async fn open_store(
     config: &Config,
     home: &JameyHome,
     embedder: &dyn Embedder,
-) -> anyhow::Result<Arc<dyn MemoryStore>> {
-    let store: Arc<dyn MemoryStore> = match &config.database.url {
+) -> anyhow::Result<Stores> {
+    let stores = match &config.database.url {
         Some(url) => {
             let mut pg = PgStoreConfig::new(url.clone());
             pg.pool_size = config.database.pool_size;
             pg.keyword_weight = config.search.keyword_weight;
-            Arc::new(
-                PgMemoryStore::connect(&pg, embedder.identity())
-                    .await
-                    .with_context(|| format!("database {}", jamey_core::memory::redact_url(url)))?,
-            )
+            let store = PgMemoryStore::connect(&pg, embedder.identity())
+                .await
+                .with_context(|| format!("database {}", jamey_core::memory::redact_url(url)))?;
+            let conversations = PgConversationStore::new(store.pool());
+            Stores {
+                memories: Arc::new(store),
+                conversations: Arc::new(conversations),
+            }
         }
         None => {
             let mut embedded = EmbeddedStoreConfig::new(home.embedded_store_dir());
             embedded.keyword_weight = config.search.keyword_weight;
             let identity = embedder.identity().clone();
-            let store = tokio::task::spawn_blocking(move || {
-                EmbeddedMemoryStore::open(&embedded, &identity)
+            let dir = home.embedded_store_dir();
+            let (store, conversations) = tokio::task::spawn_blocking(move || {
+                let store = EmbeddedMemoryStore::open(&embedded, &identity)?;
+                let conversations = SqliteConversationStore::open(&dir)?;
+                anyhow::Ok((store, conversations))
             })
             .await?
             .with_context(|| {
                 format!("embedded store in {}", home.embedded_store_dir().display())
             })?;
-            Arc::new(store)
+            Stores {
+                memories: Arc::new(store),
+                conversations: Arc::new(conversations),
+            }
         }
     };
-    Ok(store)
+    Ok(stores)
 }
 
 /// Builds the shared state from a validated configuration.
@@ -125,11 +144,15 @@ pub async fn build_state(
 ) -> anyhow::Result<AppState> {
     let secrets = open_secrets(env)?;
     tracing::info!(secrets = %secrets.describe(), "secret manager ready");
+    let llm_api_key = match secrets.get("llm_api_key")? {
+        Some(key) => Some(key),
+        None => secrets.get("openrouter_api_key")?,
+    };
     let embedder_config = config.clone();
     let embedder =
         tokio::task::spawn_blocking(move || open_embedder(&embedder_config, &secrets)).await??;
-    let store = open_store(&config, &env.home, embedder.as_ref()).await?;
-    tracing::info!(store = store.backend(), embedder = %embedder.identity(), "memory ready");
+    let stores = open_store(&config, &env.home, embedder.as_ref()).await?;
+    tracing::info!(store = stores.memories.backend(), embedder = %embedder.identity(), "memory ready");
     let limits = MemoryLimits {
         max_content_bytes: config.limits.max_content_bytes,
         ..MemoryLimits::default()
@@ -149,15 +172,65 @@ pub async fn build_state(
         config.limits.token_requests_per_second,
         config.limits.owner_requests_per_second,
     );
+    let memories = Memories::new(stores.memories, embedder, limits).with_cache(Arc::new(cache));
+    let settings = Arc::new(Settings::new(raw, config.clone(), env.terminal));
+    let metrics = metrics::Metrics::new()?;
+    let orchestrator = build_orchestrator(
+        &config,
+        llm_api_key,
+        stores.conversations,
+        memories.clone(),
+        settings.clone(),
+        &metrics,
+    )?;
     Ok(AppState {
-        memories: Memories::new(store, embedder, limits).with_cache(Arc::new(cache)),
-        settings: Arc::new(Settings::new(raw, config, env.terminal)),
+        memories,
+        orchestrator,
+        settings,
         credentials: Arc::new(credentials),
         rate_limits: Arc::new(RwLock::new(rate_limits)),
-        metrics: metrics::Metrics::new()?,
+        metrics,
         started_at: Instant::now(),
         log_reload,
     })
+}
+
+/// The orchestrator with the `[llm]` provider and the built-in tools under `[tools]`.
+pub fn build_orchestrator(
+    config: &Config,
+    api_key: Option<Secret>,
+    conversations: Arc<dyn ConversationStore>,
+    memories: Memories,
+    settings: Arc<Settings>,
+    metrics: &metrics::Metrics,
+) -> anyhow::Result<Arc<orchestrator::Orchestrator>> {
+    let provider = orchestrator::build_provider(&config.llm, api_key.as_ref())
+        .context("the [llm] settings")?;
+    if api_key.is_none() && config.llm.base_url == chat_config::DEFAULT_LLM_BASE_URL {
+        tracing::warn!("no LLM API key (set OPENROUTER_API_KEY or store llm_api_key): chat will fail until one is configured");
+    }
+    let mut tools = jamey_tools::ToolRegistry::new(jamey_tools::ToolLimits {
+        timeout: std::time::Duration::from_secs(config.tools.timeout_secs),
+        max_output_bytes: config.tools.max_output_bytes,
+    });
+    tools
+        .register(jamey_tools::MemorySearch::new(memories.clone()))
+        .register(jamey_tools::MemorySave::new(memories.clone()));
+    for (tool, permission) in &config.tools.permissions {
+        if let Ok(permission) = permission.parse() {
+            tools.set_permission(tool.clone(), permission);
+        }
+    }
+    let llm_metrics = orchestrator::LlmMetrics::register(metrics.registry())?;
+    Ok(Arc::new(orchestrator::Orchestrator::new(
+        provider,
+        api_key,
+        conversations,
+        memories,
+        Arc::new(tools),
+        settings,
+        llm_metrics,
+    )))
 }
 
 /// Runs the runtime until SIGINT or SIGTERM.

@@ -207,6 +207,11 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// The registry, for metrics owned by other parts (the orchestrator's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

@@ -14,6 +14,7 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub memories: Memories,
+    pub orchestrator: Arc<crate::orchestrator::Orchestrator>,
     pub settings: Arc<Settings>,
     pub credentials: Arc<CredentialsCache>,
     pub rate_limits: Arc<RwLock<RateLimits>>,
@@ -150,6 +151,16 @@ impl AppState {
                     redis_ttl_secs = new.cache.redis_ttl_secs,
                     "cache lifetimes changed"
                 );
+            }
+        }
+        if old.llm != new.llm {
+            match self.orchestrator.reconfigure(&new.llm) {
+                Ok(()) => {
+                    tracing::info!(model = %new.llm.model, fallbacks = ?new.llm.fallback_models, "LLM settings changed")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot apply the new LLM settings; the old ones stay")
+                }
             }
         }
         let restart = old.restart_needed(new);

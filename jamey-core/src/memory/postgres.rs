@@ -115,6 +115,11 @@ const COLUMNS: &str =
     "id, content, kind, tags, metadata, session_id, importance, created_at, updated_at";
 
 impl PgMemoryStore {
+    /// The connection pool, shared with the conversation store in the same database.
+    pub fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
     /// Connects, applies migrations and checks that the stored vectors come from `identity`.
     pub async fn connect(
         config: &PgStoreConfig,

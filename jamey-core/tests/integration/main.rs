@@ -7,6 +7,7 @@
 mod cache_coherence;
 mod cache_failure;
 mod cache_tiers;
+mod conversations;
 mod memories_service;
 mod redis_support;
 mod store_behaviour;

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use jamey_core::memory::{Cursor, PageRequest};
 use jamey_protocol::{
-    Memory, MemoryPage, MemoryPatch, NewMemory, NewMemoryBatch, NewMemoryIds, SearchRequest,
-    SearchResponse,
+    ErrorBody, Memory, MemoryPage, MemoryPatch, NewMemory, NewMemoryBatch, NewMemoryIds,
+    SearchRequest, SearchResponse,
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -18,6 +18,9 @@ use uuid::Uuid;
 /// Memories per page when the client names no limit.
 const DEFAULT_PAGE_LIMIT: u32 = 50;
 
+/// Stores one memory; its content is embedded before it is stored.
+#[utoipa::path(post, path = "/v1/memories", tag = "memories", request_body = NewMemory,
+    responses((status = 201, description = "Stored", body = Memory), (status = 422, description = "A field is invalid; the message names it", body = ErrorBody)))]
 pub(crate) async fn create(
     State(app): State<AppState>,
     ApiJson(memory): ApiJson<NewMemory>,
@@ -28,6 +31,9 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
+/// Stores every item or none; a bad item is named by its index.
+#[utoipa::path(post, path = "/v1/memories/batch", tag = "memories", request_body = NewMemoryBatch,
+    responses((status = 201, description = "All stored, ids in item order", body = NewMemoryIds), (status = 422, description = "An item is invalid; nothing was stored", body = ErrorBody)))]
 pub(crate) async fn create_batch(
     State(app): State<AppState>,
     ApiJson(batch): ApiJson<NewMemoryBatch>,
@@ -39,6 +45,9 @@ pub(crate) async fn create_batch(
     Ok((StatusCode::CREATED, Json(NewMemoryIds { ids })))
 }
 
+/// One memory by id.
+#[utoipa::path(get, path = "/v1/memories/{id}", tag = "memories", params(("id" = Uuid, Path, description = "Memory id")),
+    responses((status = 200, body = Memory), (status = 404, description = "No such memory", body = ErrorBody)))]
 pub(crate) async fn get(
     State(app): State<AppState>,
     id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
@@ -52,6 +61,9 @@ pub(crate) async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("memory {id} not found")))
 }
 
+/// Changes the given fields; changed content is re-embedded.
+#[utoipa::path(patch, path = "/v1/memories/{id}", tag = "memories", params(("id" = Uuid, Path, description = "Memory id")), request_body = MemoryPatch,
+    responses((status = 200, body = Memory), (status = 404, description = "No such memory", body = ErrorBody), (status = 422, description = "A field is invalid", body = ErrorBody)))]
 pub(crate) async fn patch(
     State(app): State<AppState>,
     id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
@@ -64,6 +76,9 @@ pub(crate) async fn patch(
     Ok(Json(memory))
 }
 
+/// Deletes one memory.
+#[utoipa::path(delete, path = "/v1/memories/{id}", tag = "memories", params(("id" = Uuid, Path, description = "Memory id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such memory", body = ErrorBody)))]
 pub(crate) async fn delete(
     State(app): State<AppState>,
     id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
@@ -80,14 +95,21 @@ pub(crate) async fn delete(
 }
 
 /// `GET /v1/memories` query: `limit` with either `cursor` (keyset) or `offset`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// Memories per page, 1 to 1000 (default 50).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Memories to skip (offset pages; not with `cursor`).
     offset: Option<u64>,
 }
 
+/// Newest first: keyset pages (`cursor`, opaque) or offset pages (`offset`).
+#[utoipa::path(get, path = "/v1/memories", tag = "memories", params(ListQuery),
+    responses((status = 200, body = MemoryPage), (status = 400, description = "Unknown or tampered cursor", body = ErrorBody)))]
 pub(crate) async fn list(
     State(app): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -114,6 +136,9 @@ pub(crate) async fn list(
     Ok(Json(page))
 }
 
+/// Best first; hybrid (default), vector or keyword.
+#[utoipa::path(post, path = "/v1/memories/search", tag = "memories", request_body = SearchRequest,
+    responses((status = 200, body = SearchResponse), (status = 422, description = "A field is invalid", body = ErrorBody)))]
 pub(crate) async fn search(
     State(app): State<AppState>,
     ApiJson(request): ApiJson<SearchRequest>,

@@ -2,7 +2,12 @@
 //! security headers, timeout, concurrency and body limits, authentication, metrics) and the JSON
 //! extractor whose rejections become the stable error body.
 
+mod chat;
+mod host;
 mod memories;
+mod openai;
+mod openapi;
+mod sessions;
 mod system;
 
 use crate::auth;
@@ -46,7 +51,16 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/config",
             get(system::get_config).patch(system::patch_config),
-        );
+        )
+        .route("/chat", post(chat::chat))
+        .route("/chat/completions", post(openai::completions))
+        .route("/models", get(openai::models))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}/messages", get(sessions::messages))
+        .route("/tools", get(sessions::tools))
+        .route("/system/info", get(host::system_info))
+        .route("/processes", get(host::list_processes))
+        .route("/processes/{pid}/kill", post(host::kill_process));
     let authenticated = Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(system::metrics))
@@ -66,6 +80,7 @@ pub fn router(app: AppState) -> Router {
     let router = Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
+        .route("/openapi.json", get(openapi::serve))
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

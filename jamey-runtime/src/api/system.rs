@@ -9,12 +9,15 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use jamey_core::cache::RedisState;
+use jamey_protocol::ErrorBody;
 use serde_json::json;
 use std::time::Duration;
 
 /// How long `/ready` waits for the store.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Alive: version and uptime. Needs no credentials.
+#[utoipa::path(get, path = "/health", tag = "system", security(()), responses((status = 200, description = "Alive", body = Object)))]
 pub(crate) async fn health(State(app): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({
         "status": "ok",
@@ -24,6 +27,9 @@ pub(crate) async fn health(State(app): State<AppState>) -> Json<serde_json::Valu
 }
 
 /// 200 while the store answers, with each dependency's state; 503 only when the store does not.
+/// Each dependency's state. Needs no credentials.
+#[utoipa::path(get, path = "/ready", tag = "system", security(()),
+    responses((status = 200, description = "The store answers", body = Object), (status = 503, description = "The store does not answer", body = Object)))]
 pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     let store = app.memories.store();
     let ping = tokio::time::timeout(READY_TIMEOUT, store.ping()).await;
@@ -74,6 +80,8 @@ pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     if let Some(cache) = app.memories.cache() {
         app.metrics.observe_cache(cache.stats());
@@ -84,6 +92,8 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// The effective configuration, secrets masked, with the runtime overrides.
+#[utoipa::path(get, path = "/v1/config", tag = "system", responses((status = 200, body = Object)))]
 pub(crate) async fn get_config(State(app): State<AppState>) -> Json<serde_json::Value> {
     let mut body = app.settings.current().masked();
     body["overrides"] = serde_json::to_value(app.settings.overrides()).unwrap_or_default();
@@ -93,6 +103,8 @@ pub(crate) async fn get_config(State(app): State<AppState>) -> Json<serde_json::
 /// Runtime overrides of the safe keys: log_level, token_requests_per_second,
 /// owner_requests_per_second, keyword_weight, cache_ttl_secs, cache_idle_secs,
 /// cache_redis_ttl_secs.
+#[utoipa::path(patch, path = "/v1/config", tag = "system", request_body = ConfigOverrides,
+    responses((status = 200, description = "The new effective configuration", body = Object), (status = 422, description = "A value is invalid; the message names the key", body = ErrorBody)))]
 pub(crate) async fn patch_config(
     State(app): State<AppState>,
     ApiJson(patch): ApiJson<ConfigOverrides>,

@@ -4,6 +4,8 @@
 //! listeners on 127.0.0.1 for authentication, hot reload and graceful shutdown.
 
 mod cache;
+mod chat;
+mod host;
 mod routes;
 mod support;
 mod transport;

@@ -484,3 +484,59 @@ async fn config_shows_no_secrets() {
         "{text}"
     );
 }
+
+/// `/openapi.json` is public, describes the memory API with its schemas, and every path and
+/// method it documents is really routed (none falls through to the 404/405 fallbacks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_matches_the_routes() {
+    let home = TestHome::new();
+    let router = router(state(&home, Backend::Embedded, "").await.unwrap());
+    let (status, _, doc) = call(&router, &As::Nobody, "GET", "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    for schema in [
+        "Memory",
+        "NewMemory",
+        "SearchRequest",
+        "ErrorBody",
+        "MemoryPage",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["client_certificate"].is_object());
+    let paths = doc["paths"].as_object().unwrap();
+    for required in [
+        "/v1/memories",
+        "/v1/memories/{id}",
+        "/v1/memories/search",
+        "/ready",
+    ] {
+        assert!(paths.contains_key(required), "{required} missing");
+    }
+    let some_id = "00000000-0000-4000-8000-000000000000";
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", some_id);
+            let (status, _, body) = call(
+                &router,
+                &As::Owner,
+                &method.to_uppercase(),
+                &concrete,
+                Some(json!({})),
+            )
+            .await;
+            let fell_through = status == StatusCode::METHOD_NOT_ALLOWED
+                || (status == StatusCode::NOT_FOUND
+                    && body["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("no route")));
+            assert!(
+                !fell_through,
+                "{method} {path} is documented but not routed: {body}"
+            );
+        }
+    }
+}

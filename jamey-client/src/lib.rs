@@ -1,0 +1,16 @@
+//! The thin client of a running `jamey-runtime`, shared by the `jamey` CLI and the TUI: it finds
+//! the runtime from the same settings the runtime reads (`JAMEY_HOME`, `config.toml`,
+//! `JAMEY_LISTEN`, or an explicit URL), presents the owner's client certificate, trusts only the
+//! home's CA, and turns every failure into a `ClientError` whose message says what to do.
+//!
+//! It depends on `jamey-protocol` for the wire types and never on the runtime.
+
+mod client;
+mod endpoint;
+mod error;
+mod status;
+
+pub use client::{JameyClient, ListRequest};
+pub use endpoint::{platform_home, Endpoint, EndpointSettings, TlsFiles, DEFAULT_LISTEN};
+pub use error::ClientError;
+pub use status::{DependencyState, Health, Readiness};

@@ -1,0 +1,463 @@
+//! One turn: store the user's message, build the prompt, stream the model's answer, run its tool
+//! calls for up to `max_tool_rounds` rounds, store everything, remember the turn.
+
+use super::context::{memory_ids, sanitize, system_prompt};
+use super::{ChatError, Orchestrator};
+use chrono::{TimeZone, Utc};
+use futures::StreamExt;
+use jamey_core::conversation::NewMessage;
+use jamey_protocol::{
+    ChatEvent, ChatMessage, MessageStatus, NewMemory, Role, TokenUsage, ToolCall, ToolCallRecord,
+    ToolResult,
+};
+use jamey_providers::{ChatRequest, Finish, StreamEvent, ToolDefinition};
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Most bytes of a user message.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// A conversation kept by the client (the OpenAI-compatible API): its messages are the context,
+/// and its tools, when it gives any, are the only ones offered; their calls go back to it.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalHistory {
+    /// The client's system messages, added after the persona.
+    pub system: Vec<String>,
+    /// The conversation before the new user message, oldest first.
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolDefinition>,
+}
+
+/// What the client asked for.
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    pub message: String,
+    pub session_id: Option<String>,
+    pub model: Option<String>,
+    pub external: Option<ExternalHistory>,
+}
+
+/// A finished turn.
+#[derive(Debug, Clone)]
+pub struct TurnOutcome {
+    pub session_id: String,
+    pub reply: String,
+    pub model: String,
+    pub tool_calls: Vec<ToolCallRecord>,
+    /// Calls of the client's own tools, for the client to run (OpenAI-compatible API).
+    pub external_calls: Vec<ToolCall>,
+    pub finish_reason: String,
+    pub usage: TokenUsage,
+    pub cost_usd: f64,
+    pub memories: Vec<uuid::Uuid>,
+}
+
+/// Where events go; `None` when the client wants one JSON answer.
+type Events = Option<mpsc::Sender<ChatEvent>>;
+
+async fn emit(events: &Events, event: ChatEvent) -> Result<(), ChatError> {
+    match events {
+        Some(tx) => tx.send(event).await.map_err(|_| ChatError::Cancelled),
+        None => Ok(()),
+    }
+}
+
+/// Resolves when the client has gone (never, for a JSON answer).
+async fn client_gone(events: &Events) {
+    match events {
+        Some(tx) => tx.closed().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Orchestrator {
+    /// Runs one turn. With `events`, the answer streams as `ChatEvent`s; a closed channel means
+    /// the client left, which cancels the upstream request and stores what was said so far.
+    pub async fn turn(
+        &self,
+        request: TurnRequest,
+        events: Events,
+    ) -> Result<TurnOutcome, ChatError> {
+        let config = self.settings.current();
+        let chat = &config.chat;
+        let message = request.message.trim().to_string();
+        if message.is_empty() {
+            return Err(ChatError::Invalid {
+                field: "message",
+                reason: "must not be empty".into(),
+            });
+        }
+        if message.len() > MAX_MESSAGE_BYTES {
+            return Err(ChatError::Invalid {
+                field: "message",
+                reason: format!(
+                    "is {} bytes, the limit is {MAX_MESSAGE_BYTES}",
+                    message.len()
+                ),
+            });
+        }
+        let models = self.models();
+        if let Some(model) = &request.model {
+            if !models.contains(model) {
+                return Err(ChatError::UnknownModel(model.clone()));
+            }
+        }
+        let session_id = request
+            .session_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        jamey_core::conversation::check_session_id(&session_id).map_err(|_| {
+            ChatError::Invalid {
+                field: "session_id",
+                reason: "must be 1 to 128 letters, digits or `-_.:`".into(),
+            }
+        })?;
+        self.check_budget(&session_id, chat).await?;
+
+        let title: String = message.chars().take(60).collect();
+        self.conversations
+            .open_session(&session_id, Some(&title))
+            .await?;
+        // Stored before the model is called: nothing the user said is ever lost.
+        self.conversations
+            .append(&session_id, NewMessage::text(Role::User, message.clone()))
+            .await?;
+
+        let memories = self.context_memories(&message, chat).await;
+        emit(
+            &events,
+            ChatEvent::Start {
+                session_id: session_id.clone(),
+                memories: memory_ids(&memories),
+            },
+        )
+        .await?;
+
+        let (system, mut conversation, offered) = match &request.external {
+            Some(external) => {
+                let prompt = system_prompt(&chat.persona, &memories, None, &external.system);
+                let mut messages = sanitize(external.messages.clone());
+                messages.push(user_message(&message));
+                let tools = if external.tools.is_empty() {
+                    self.offered_tools()
+                } else {
+                    external.tools.clone()
+                };
+                (prompt, messages, tools)
+            }
+            None => {
+                let (summary, window) = self
+                    .session_window(&session_id, request.model.as_deref(), chat)
+                    .await?;
+                let prompt = system_prompt(&chat.persona, &memories, summary.as_deref(), &[]);
+                (prompt, window, self.offered_tools())
+            }
+        };
+        let external_tools: Vec<String> = match &request.external {
+            Some(external) => external.tools.iter().map(|t| t.name.clone()).collect(),
+            None => Vec::new(),
+        };
+
+        let mut outcome = TurnOutcome {
+            session_id: session_id.clone(),
+            reply: String::new(),
+            model: request
+                .model
+                .clone()
+                .unwrap_or_else(|| models.first().cloned().unwrap_or_default()),
+            tool_calls: Vec::new(),
+            external_calls: Vec::new(),
+            finish_reason: "stop".into(),
+            usage: TokenUsage::default(),
+            cost_usd: 0.0,
+            memories: memory_ids(&memories),
+        };
+        let mut round = 0u32;
+        loop {
+            let offer = round < chat.max_tool_rounds && !offered.is_empty();
+            let mut messages = Vec::with_capacity(conversation.len() + 1);
+            messages.push(ChatMessage {
+                role: Role::System,
+                content: system.clone(),
+                tool_calls: Vec::new(),
+                tool_result: None,
+                created_at: None,
+            });
+            messages.extend(conversation.iter().cloned());
+            let upstream = ChatRequest {
+                model: request.model.clone(),
+                messages,
+                tools: if offer { offered.clone() } else { Vec::new() },
+                temperature: None,
+                max_tokens: None,
+            };
+            let (text, calls, finish) =
+                match self.stream_round(&session_id, upstream, &events).await {
+                    Ok(round) => round,
+                    Err((partial, error)) => {
+                        outcome.reply.push_str(&partial);
+                        self.store_incomplete(&session_id, &outcome, &error).await;
+                        return Err(error);
+                    }
+                };
+            outcome.reply.push_str(&text);
+            outcome.model = finish.model.clone();
+            outcome.usage = outcome.usage + finish.usage;
+            outcome.cost_usd += finish.cost_usd.unwrap_or(0.0);
+            outcome.finish_reason = finish.reason.as_str().to_string();
+
+            let mut assistant = NewMessage::text(Role::Assistant, text.clone());
+            assistant.model = Some(finish.model.clone());
+            if calls.is_empty() || !offer {
+                self.conversations.append(&session_id, assistant).await?;
+                break;
+            }
+            assistant.tool_calls = calls.clone();
+            self.conversations.append(&session_id, assistant).await?;
+            conversation.push(ChatMessage {
+                role: Role::Assistant,
+                content: text,
+                tool_calls: calls.clone(),
+                tool_result: None,
+                created_at: None,
+            });
+            if calls.iter().any(|c| external_tools.contains(&c.name)) {
+                // The client's own tools: it runs them and continues the conversation.
+                outcome.external_calls = calls;
+                outcome.finish_reason = "tool_calls".into();
+                break;
+            }
+            for call in &calls {
+                emit(
+                    &events,
+                    ChatEvent::ToolCall {
+                        id: call.id.clone(),
+                        name: call.name.clone(),
+                        arguments: call.arguments.clone(),
+                    },
+                )
+                .await
+                .or_else(|e| self.cancelled_during_tools(e))?;
+            }
+            let results = self.tools.call_all(&calls).await;
+            for result in results {
+                let tool_result = ToolResult {
+                    call_id: result.id.clone(),
+                    content: result.output.clone(),
+                    is_error: result.is_error,
+                };
+                let mut stored = NewMessage::text(Role::Tool, result.output.clone());
+                stored.tool_result = Some(tool_result.clone());
+                self.conversations.append(&session_id, stored).await?;
+                conversation.push(ChatMessage {
+                    role: Role::Tool,
+                    content: result.output.clone(),
+                    tool_calls: Vec::new(),
+                    tool_result: Some(tool_result),
+                    created_at: None,
+                });
+                emit(
+                    &events,
+                    ChatEvent::ToolResult {
+                        id: result.id.clone(),
+                        name: result.name.clone(),
+                        output: result.output.clone(),
+                        is_error: result.is_error,
+                    },
+                )
+                .await
+                .or_else(|e| self.cancelled_during_tools(e))?;
+                outcome.tool_calls.push(ToolCallRecord {
+                    id: result.id,
+                    name: result.name,
+                    arguments: result.arguments,
+                    output: result.output,
+                    is_error: result.is_error,
+                });
+            }
+            round += 1;
+        }
+
+        if chat.remember_turns && outcome.external_calls.is_empty() {
+            self.remember(&session_id, &message, &outcome.reply).await;
+        }
+        emit(
+            &events,
+            ChatEvent::Done {
+                session_id: session_id.clone(),
+                model: outcome.model.clone(),
+                usage: outcome.usage,
+                cost_usd: outcome.cost_usd,
+            },
+        )
+        .await
+        .ok();
+        Ok(outcome)
+    }
+
+    /// The tools offered to the model as function definitions.
+    fn offered_tools(&self) -> Vec<ToolDefinition> {
+        self.tools
+            .offered()
+            .into_iter()
+            .map(|t| ToolDefinition {
+                name: t.name,
+                description: t.description,
+                parameters: t.parameters,
+            })
+            .collect()
+    }
+
+    /// A client that leaves while tools run: the results are stored as they finish; the turn
+    /// ends there (nothing more is sent upstream).
+    fn cancelled_during_tools(&self, error: ChatError) -> Result<(), ChatError> {
+        tracing::info!("client left during tool calls; the turn stops after them");
+        Err(error)
+    }
+
+    /// One upstream call, streamed. Text goes to the client as it arrives. On failure, returns
+    /// the text streamed so far with the error.
+    async fn stream_round(
+        &self,
+        session_id: &str,
+        request: ChatRequest,
+        events: &Events,
+    ) -> Result<(String, Vec<ToolCall>, Finish), (String, ChatError)> {
+        let model = request
+            .model
+            .clone()
+            .or_else(|| self.models().first().cloned())
+            .unwrap_or_default();
+        let provider = self.provider();
+        let started = Instant::now();
+        let opened = tokio::select! {
+            opened = provider.stream(request) => opened,
+            () = client_gone(events) => return Err((String::new(), ChatError::Cancelled)),
+        };
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(error) => {
+                self.llm_metrics.failed(&model, error.code().as_str());
+                return Err((String::new(), error.into()));
+            }
+        };
+        let mut text = String::new();
+        let mut calls = Vec::new();
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                // Dropping the stream aborts the upstream request.
+                () = client_gone(events) => return Err((text, ChatError::Cancelled)),
+            };
+            match next {
+                Some(Ok(StreamEvent::TextDelta(delta))) => {
+                    text.push_str(&delta);
+                    if emit(events, ChatEvent::Token { delta }).await.is_err() {
+                        return Err((text, ChatError::Cancelled));
+                    }
+                }
+                Some(Ok(StreamEvent::ToolCall(call))) => calls.push(call),
+                Some(Ok(StreamEvent::Finish(finish))) => {
+                    let cost = finish.cost_usd.unwrap_or(0.0);
+                    self.llm_metrics.succeeded(
+                        &finish.model,
+                        started.elapsed(),
+                        finish.usage,
+                        cost,
+                    );
+                    self.record_usage(Some(session_id), &finish).await;
+                    return Ok((text, calls, finish));
+                }
+                Some(Err(error)) => {
+                    self.llm_metrics.failed(&model, error.code().as_str());
+                    return Err((text, error.into()));
+                }
+                None => {
+                    let error = jamey_providers::ProviderError::MalformedStream {
+                        model: model.clone(),
+                        detail: "the stream ended without finishing".into(),
+                    };
+                    self.llm_metrics.failed(&model, error.code().as_str());
+                    return Err((text, error.into()));
+                }
+            }
+        }
+    }
+
+    /// Stores what the assistant said before the turn failed, marked incomplete.
+    async fn store_incomplete(&self, session_id: &str, outcome: &TurnOutcome, error: &ChatError) {
+        let mut message = NewMessage::text(Role::Assistant, outcome.reply.clone());
+        message.status = MessageStatus::Incomplete;
+        message.model = Some(outcome.model.clone());
+        if let Err(store_error) = self.conversations.append(session_id, message).await {
+            tracing::error!(%store_error, "cannot store the incomplete reply");
+        }
+        tracing::info!(session_id, code = error.code(), "turn ended incomplete");
+    }
+
+    /// Refuses a turn that would go over a budget, before any paid call.
+    async fn check_budget(
+        &self,
+        session_id: &str,
+        chat: &crate::chat_config::ChatConfig,
+    ) -> Result<(), ChatError> {
+        if chat.daily_budget_usd > 0.0 {
+            let midnight = Utc::now()
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default();
+            let since = Utc.from_utc_datetime(&midnight);
+            let today = self.conversations.usage_totals(None, since).await?;
+            if today.cost_usd >= chat.daily_budget_usd {
+                return Err(ChatError::BudgetExceeded(format!(
+                    "today's spending is ${:.4}, the daily budget (chat.daily_budget_usd) is ${:.4}",
+                    today.cost_usd, chat.daily_budget_usd
+                )));
+            }
+        }
+        if chat.session_budget_usd > 0.0 {
+            let epoch = Utc.timestamp_opt(0, 0).single().unwrap_or_default();
+            let session = self
+                .conversations
+                .usage_totals(Some(session_id), epoch)
+                .await?;
+            if session.cost_usd >= chat.session_budget_usd {
+                return Err(ChatError::BudgetExceeded(format!(
+                    "this session has spent ${:.4}, the session budget (chat.session_budget_usd) is ${:.4}",
+                    session.cost_usd, chat.session_budget_usd
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the turn as a memory so later sessions can recall it; failures are logged.
+    async fn remember(&self, session_id: &str, message: &str, reply: &str) {
+        let limit = self.memories.limits().max_content_bytes;
+        let mut content = format!("User: {message}\nJamey: {reply}");
+        if content.len() > limit {
+            let mut end = limit;
+            while !content.is_char_boundary(end) {
+                end -= 1;
+            }
+            content.truncate(end);
+        }
+        let mut memory = NewMemory::from_content(content);
+        memory.kind = Some("conversation".into());
+        memory.session_id = Some(session_id.to_string());
+        memory.tags = vec!["chat".into()];
+        if let Err(error) = self.memories.add(memory).await {
+            tracing::warn!(%error, "cannot store the turn as a memory");
+        }
+    }
+}
+
+fn user_message(text: &str) -> ChatMessage {
+    ChatMessage {
+        role: Role::User,
+        content: text.to_string(),
+        tool_calls: Vec::new(),
+        tool_result: None,
+        created_at: None,
+    }
+}
