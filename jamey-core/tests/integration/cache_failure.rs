@@ -55,7 +55,7 @@ async fn redis_killed_mid_load_fails_no_request_and_loses_no_write() {
             let mut step = 0u64;
             while started.elapsed() < run_for {
                 step += 1;
-                let via: &Memories = if step % 2 == 0 { &a } else { &b };
+                let via: &Memories = if step.is_multiple_of(2) { &a } else { &b };
                 let owned = seeded[(worker + 4 * (step as usize % 10)) % seeded.len()];
                 let ok = match step % 10 {
                     0 => {
