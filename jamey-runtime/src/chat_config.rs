@@ -2,7 +2,7 @@
 //! spend, and which tools the twin may use. Raw (as written) and validated forms, like
 //! `config.rs`, whose `Config` holds these.
 
-use crate::config::ConfigError;
+use crate::config::{range as int, ConfigError};
 use jamey_tools::Permission;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -143,24 +143,6 @@ pub struct RawTools {
     pub timeout_secs: Option<i64>,
     pub max_output_bytes: Option<i64>,
     pub permissions: Option<BTreeMap<String, String>>,
-}
-
-fn int(
-    key: &str,
-    value: Option<i64>,
-    min: i64,
-    max: i64,
-    default: i64,
-) -> Result<i64, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) if (min..=max).contains(&v) => Ok(v),
-        Some(v) => Err(ConfigError::Invalid {
-            key: key.into(),
-            value: v.to_string(),
-            allowed: format!("an integer from {min} to {max}"),
-        }),
-    }
 }
 
 fn usd(key: &str, value: Option<f64>) -> Result<f64, ConfigError> {

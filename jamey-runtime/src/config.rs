@@ -691,7 +691,7 @@ impl RawCache {
     }
 }
 
-fn range(
+pub(crate) fn range(
     key: &str,
     value: Option<i64>,
     min: i64,

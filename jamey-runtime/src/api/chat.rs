@@ -46,12 +46,22 @@ pub(crate) async fn chat(
             .keep_alive(KeepAlive::default())
             .into_response());
     }
-    let orchestrator = app.orchestrator.clone();
-    // Its own task: a client that leaves does not cut the turn (and its storage) short.
-    let outcome = tokio::spawn(async move { orchestrator.turn(turn, None).await })
-        .await
-        .map_err(|e| ApiError::Internal(format!("chat task failed: {e}")))??;
+    let outcome = run_whole_turn(&app, turn).await?;
     Ok(Json(reply(outcome)).into_response())
+}
+
+/// Runs a turn to its end in its own task, so a client that leaves does not cut the turn (and
+/// its storage) short.
+pub(crate) async fn run_whole_turn(
+    app: &AppState,
+    turn: TurnRequest,
+) -> Result<TurnOutcome, ApiError> {
+    let orchestrator = app.orchestrator.clone();
+    Ok(
+        tokio::spawn(async move { orchestrator.turn(turn, None).await })
+            .await
+            .map_err(|e| ApiError::Internal(format!("chat task failed: {e}")))??,
+    )
 }
 
 pub(crate) fn reply(outcome: TurnOutcome) -> ChatReply {

@@ -4,7 +4,7 @@
 //! apply either way; when the client sends its own `tools`, those are offered instead and their
 //! calls are returned to the client, as OpenAI clients expect.
 
-use crate::api::chat::{start_turn, tokio_stream_from};
+use crate::api::chat::{run_whole_turn, start_turn, tokio_stream_from};
 use crate::api::ApiJson;
 use crate::error::ApiError;
 use crate::orchestrator::{ChatError, ExternalHistory, TurnOutcome, TurnRequest};
@@ -247,10 +247,7 @@ pub(crate) async fn completions(
     let id = completion_id();
     let created = chrono::Utc::now().timestamp();
     if !streaming {
-        let orchestrator = app.orchestrator.clone();
-        let outcome = tokio::spawn(async move { orchestrator.turn(turn, None).await })
-            .await
-            .map_err(|e| ApiError::Internal(format!("chat task failed: {e}")))??;
+        let outcome = run_whole_turn(&app, turn).await?;
         let mut message = json!({"role": "assistant", "content": outcome.reply});
         if !outcome.external_calls.is_empty() {
             message["tool_calls"] = tool_calls_json(&outcome.external_calls);
