@@ -1,12 +1,14 @@
 //! `JameyClient`: one method per runtime route the CLI and TUI use, over mTLS with the owner's
 //! certificate (or a bearer token on a plain-HTTP loopback runtime).
 
+use crate::chat::ChatStream;
 use crate::endpoint::{Endpoint, TlsFiles};
 use crate::error::ClientError;
 use crate::status::{Health, Readiness};
 use jamey_protocol::{
-    ErrorBody, KilledProcess, Memory, MemoryId, MemoryPage, NewMemory, NewMemoryIds, ProcessList,
-    SearchRequest, SearchResponse, SystemInfo,
+    ChatReply, ChatRequest, ErrorBody, KilledProcess, Memory, MemoryId, MemoryPage, MessagePage,
+    NewMemory, NewMemoryIds, ProcessList, SearchRequest, SearchResponse, SessionPage, SystemInfo,
+    ToolDescription,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -20,6 +22,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a whole request may take; above the runtime's default 30 s request timeout so that
 /// its own 503 arrives first.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long a chat turn may take in all: a model may think, call tools and write at length.
+const CHAT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// `NewMemoryBatch` borrowing its items, so a caller can retry a batch without copying it.
 #[derive(Debug, Serialize)]
@@ -32,6 +36,26 @@ struct BatchRef<'a> {
 pub struct ListRequest {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
+}
+
+/// One page request of `GET /v1/sessions` or `GET /v1/sessions/{id}/messages`.
+pub type PageRequest = ListRequest;
+
+/// `GET /v1/tools` response.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ToolList {
+    pub tools: Vec<ToolDescription>,
+}
+
+/// `GET /v1/models` response, as OpenAI lists models.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct ModelList {
+    data: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct ModelEntry {
+    id: String,
 }
 
 /// A connection to one runtime; cheap to clone, reuses connections.
@@ -127,15 +151,11 @@ impl JameyClient {
 
     /// `GET /v1/memories?limit=&cursor=`: one page, newest first.
     pub async fn list_memories(&self, page: &ListRequest) -> Result<MemoryPage, ClientError> {
-        let mut query: Vec<(&str, String)> = Vec::new();
-        if let Some(limit) = page.limit {
-            query.push(("limit", limit.to_string()));
-        }
-        if let Some(cursor) = &page.cursor {
-            query.push(("cursor", cursor.clone()));
-        }
-        self.send(self.request(Method::GET, "/v1/memories").query(&query))
-            .await
+        self.send(
+            self.request(Method::GET, "/v1/memories")
+                .query(&page_query(page)),
+        )
+        .await
     }
 
     /// `POST /v1/memories/search`.
@@ -167,6 +187,73 @@ impl JameyClient {
     pub async fn kill_process(&self, pid: u32) -> Result<KilledProcess, ClientError> {
         self.send(self.request(Method::POST, &format!("/v1/processes/{pid}/kill")))
             .await
+    }
+
+    /// `POST /v1/chat`: one whole turn as one reply.
+    pub async fn chat(&self, request: &ChatRequest) -> Result<ChatReply, ClientError> {
+        let request = ChatRequest {
+            stream: false,
+            ..request.clone()
+        };
+        self.send(
+            self.request(Method::POST, "/v1/chat")
+                .timeout(CHAT_TIMEOUT)
+                .json(&request),
+        )
+        .await
+    }
+
+    /// `POST /v1/chat` with `stream: true`: the turn's events as they happen. A refusal before
+    /// the turn starts (unknown model, budget, bad input) is an `Err` here; a failure after it is
+    /// the stream's final `error` event. Dropping the stream cancels the turn's upstream request.
+    pub async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, ClientError> {
+        let request = ChatRequest {
+            stream: true,
+            ..request.clone()
+        };
+        let response = self
+            .execute(
+                self.request(Method::POST, "/v1/chat")
+                    .timeout(CHAT_TIMEOUT)
+                    .header(reqwest::header::ACCEPT, "text/event-stream")
+                    .json(&request),
+            )
+            .await?;
+        if !response.status().is_success() {
+            return Err(error_response(response, &self.base_url).await);
+        }
+        Ok(ChatStream::new(response, &self.base_url))
+    }
+
+    /// `GET /v1/sessions`: one page, most recently active first.
+    pub async fn sessions(&self, page: &PageRequest) -> Result<SessionPage, ClientError> {
+        self.send(
+            self.request(Method::GET, "/v1/sessions")
+                .query(&page_query(page)),
+        )
+        .await
+    }
+
+    /// `GET /v1/sessions/{id}/messages`: one page, oldest first.
+    pub async fn session_messages(
+        &self,
+        session_id: &str,
+        page: &PageRequest,
+    ) -> Result<MessagePage, ClientError> {
+        let path = format!("/v1/sessions/{}/messages", encode_segment(session_id));
+        self.send(self.request(Method::GET, &path).query(&page_query(page)))
+            .await
+    }
+
+    /// `GET /v1/models`: the names a chat may use, `jamey` (the twin) first.
+    pub async fn models(&self) -> Result<Vec<String>, ClientError> {
+        let list: ModelList = self.send(self.request(Method::GET, "/v1/models")).await?;
+        Ok(list.data.into_iter().map(|m| m.id).collect())
+    }
+
+    /// `GET /v1/tools`.
+    pub async fn tools(&self) -> Result<ToolList, ClientError> {
+        self.send(self.request(Method::GET, "/v1/tools")).await
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -206,6 +293,23 @@ impl JameyClient {
         .instrument(span)
         .await
     }
+}
+
+fn page_query(page: &PageRequest) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(limit) = page.limit {
+        query.push(("limit", limit.to_string()));
+    }
+    if let Some(cursor) = &page.cursor {
+        query.push(("cursor", cursor.clone()));
+    }
+    query
+}
+
+/// A session id as one URL path segment: ids are the user's to choose, so `/`, `?`, `#`, `%`
+/// and spaces must not change the route.
+fn encode_segment(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn with_certificates(

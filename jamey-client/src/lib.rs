@@ -5,12 +5,14 @@
 //!
 //! It depends on `jamey-protocol` for the wire types and never on the runtime.
 
+mod chat;
 mod client;
 mod endpoint;
 mod error;
 mod status;
 
-pub use client::{JameyClient, ListRequest};
+pub use chat::ChatStream;
+pub use client::{JameyClient, ListRequest, PageRequest, ToolList};
 pub use endpoint::{platform_home, Endpoint, EndpointSettings, TlsFiles, DEFAULT_LISTEN};
 pub use error::ClientError;
 pub use status::{DependencyState, Health, Readiness};
