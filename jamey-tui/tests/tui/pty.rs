@@ -1,0 +1,280 @@
+//! `jamey-tui` end to end in a real pseudo-terminal: a fresh JAMEY_HOME from `jamey init`, the
+//! TUI started before the runtime (it shows itself offline), then a real `jamey-runtime`
+//! (embedded store) whose LLM is a scripted OpenAI-compatible server on 127.0.0.1; the TUI
+//! reconnects, a message is typed, and the streamed reply is read off the emulated screen
+//! (vt100) while it streams and after. Quitting must give the terminal back.
+//!
+//! `jamey` and `jamey-runtime` are other crates' binaries: they must already be built in the
+//! same target directory (`cargo build --workspace`, which `scripts/test.sh` does first).
+
+use jamey_providers::scripted::{ScriptedServer, ScriptedUsage, StreamScript};
+use portable_pty::{CommandBuilder, PtySize};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MODEL: &str = "test/model";
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
+/// Settings a developer's shell may carry that would point either process elsewhere.
+const FOREIGN_SETTINGS: [&str; 9] = [
+    "JAMEY_DATABASE_URL",
+    "JAMEY_REDIS_URL",
+    "JAMEY_EMBEDDING_MODEL_DIR",
+    "JAMEY_EMBEDDING_BASE_URL",
+    "JAMEY_EMBEDDING_MODEL",
+    "JAMEY_TOKEN",
+    "JAMEY_LOG",
+    "JAMEY_LLM_API_KEY",
+    "JAMEY_SECRETS_PASSPHRASE",
+];
+
+/// A binary of this workspace beside the test executable's target directory.
+fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/pty-HASH -> target/debug
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the whole workspace first (`cargo build --workspace`, as scripts/test.sh does); \
+         this test runs the real `{name}` binary",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The runtime process; killed when dropped so none outlives the test.
+struct Runtime(Child);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The emulated screen, fed by a thread reading the pty.
+#[derive(Clone)]
+struct Screen {
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Screen {
+    fn contents(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until `condition` holds on the screen's text; panics with the screen if it does
+    /// not within `timeout`.
+    async fn wait_for(&self, what: &str, timeout: Duration, condition: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let contents = self.contents();
+            if condition(&contents) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen shows:\n{contents}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn types_a_message_and_sees_the_streamed_reply() {
+    let jamey = workspace_binary("jamey");
+    let runtime_binary = workspace_binary("jamey-runtime");
+    let tui = PathBuf::from(env!("CARGO_BIN_EXE_jamey-tui"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut init = Command::new(&jamey);
+    for name in FOREIGN_SETTINGS {
+        init.env_remove(name);
+    }
+    let output = init
+        .arg("init")
+        .env("JAMEY_HOME", &home)
+        .env("JAMEY_LISTEN", &listen)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "jamey init failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The model's answer, streamed in pieces with pauses so the screen can be caught mid-answer.
+    let server = ScriptedServer::start().await.unwrap();
+    let pause = Duration::from_millis(400);
+    server.push(
+        StreamScript::new(MODEL)
+            .processing_comment()
+            .text("Hello from the **scripted** twin.")
+            .pause(pause)
+            .text(" Here is code:\n\n```rust\nfn answer() -> u32 { 42 }\n```\n")
+            .pause(pause)
+            .text("\nThe end of the streamed reply.")
+            .finish("stop")
+            .usage(ScriptedUsage {
+                prompt_tokens: 120,
+                completion_tokens: 30,
+                cost: Some(0.0015),
+            })
+            .done()
+            .into_reply(),
+    );
+
+    // The TUI first, with nothing listening yet.
+    let pty = portable_pty::native_pty_system()
+        .openpty(PtySize {
+            rows: ROWS,
+            cols: COLS,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut command = CommandBuilder::new(&tui);
+    for name in FOREIGN_SETTINGS {
+        command.env_remove(name);
+    }
+    command.env("JAMEY_HOME", &home);
+    command.env("JAMEY_LISTEN", &listen);
+    command.env("TERM", "xterm-256color");
+    command.env("JAMEY_LOG", "debug");
+    let mut child = pty.slave.spawn_command(command).unwrap();
+    drop(pty.slave);
+    let mut keyboard = pty.master.take_writer().unwrap();
+    let mut reader = pty.master.try_clone_reader().unwrap();
+    let screen = Screen {
+        parser: Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0))),
+        raw: Arc::new(Mutex::new(Vec::new())),
+    };
+    let feed = screen.clone();
+    let reader_thread = std::thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        loop {
+            match reader.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    feed.parser.lock().unwrap().process(&buffer[..n]);
+                    feed.raw.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
+            }
+        }
+    });
+
+    screen
+        .wait_for("the TUI to show itself offline", Duration::from_secs(20), |s| {
+            s.contains("offline: retrying")
+        })
+        .await;
+    assert!(screen.parser.lock().unwrap().screen().alternate_screen());
+
+    // Now the runtime: the TUI's health probe finds it without any key press.
+    let log = std::fs::File::create(dir.path().join("runtime.log")).unwrap();
+    let mut start = Command::new(&runtime_binary);
+    for name in FOREIGN_SETTINGS {
+        start.env_remove(name);
+    }
+    let _runtime = Runtime(
+        start
+            .env("JAMEY_HOME", &home)
+            .env("JAMEY_LISTEN", &listen)
+            .env("JAMEY_LLM_BASE_URL", server.base_url())
+            .env("JAMEY_LLM_MODEL", MODEL)
+            .env("OPENROUTER_API_KEY", "sk-test-scripted")
+            .env("JAMEY_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    screen
+        .wait_for("the TUI to reconnect", Duration::from_secs(90), |s| {
+            s.contains("● connected")
+        })
+        .await;
+
+    // Type a message; the typed text shows in the input box before it is sent.
+    keyboard.write_all(b"hello twin").unwrap();
+    keyboard.flush().unwrap();
+    screen
+        .wait_for("the typed text", Duration::from_secs(5), |s| {
+            s.contains("hello twin")
+        })
+        .await;
+    keyboard.write_all(b"\r").unwrap();
+    keyboard.flush().unwrap();
+
+    // Mid-answer: the first piece is on screen before the last one has been sent.
+    screen
+        .wait_for("the first streamed piece", Duration::from_secs(30), |s| {
+            s.contains("Hello from the scripted twin.")
+        })
+        .await;
+    let contents = screen.contents();
+    assert!(
+        !contents.contains("The end of the streamed reply."),
+        "the whole reply arrived at once, not streamed:\n{contents}"
+    );
+    screen
+        .wait_for("the whole reply", Duration::from_secs(30), |s| {
+            s.contains("The end of the streamed reply.") && s.contains("150 tokens")
+        })
+        .await;
+    let contents = screen.contents();
+    assert!(contents.contains("┌─ rust"), "{contents}");
+    assert!(contents.contains("│ fn answer() -> u32 { 42 }"), "{contents}");
+    assert!(!contents.contains("**"), "Markdown was not rendered:\n{contents}");
+    assert!(contents.contains(MODEL), "{contents}");
+    assert!(contents.contains("$0.0015"), "{contents}");
+
+    // The runtime asked the scripted model with the typed message.
+    let requests = server.requests();
+    let sent = requests
+        .iter()
+        .flat_map(|r| r.body["messages"].as_array().cloned().unwrap_or_default())
+        .any(|m| m["role"] == "user" && m["content"] == "hello twin");
+    assert!(sent, "the message never reached the model: {requests:?}");
+
+    // Ctrl-Q quits and gives the terminal back.
+    keyboard.write_all(&[0x11]).unwrap();
+    keyboard.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "jamey-tui did not quit on Ctrl-Q");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "jamey-tui exited with {status:?}");
+    drop(keyboard);
+    drop(pty.master);
+    let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
+    let raw = String::from_utf8_lossy(&screen.raw.lock().unwrap()).into_owned();
+    assert!(raw.contains("\x1b[?1049l"), "the alternate screen was not left");
+    assert!(!screen.parser.lock().unwrap().screen().alternate_screen());
+    let log = std::fs::read_to_string(home.join("logs/tui.log")).unwrap();
+    assert!(log.contains("sending a message"), "{log}");
+}
