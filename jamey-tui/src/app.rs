@@ -56,27 +56,42 @@ impl From<&ClientError> for Failure {
 pub(crate) enum AppEvent {
     Terminal(Event),
     /// An event of turn `turn`'s stream.
-    Chat { turn: u64, event: ChatEvent },
+    Chat {
+        turn: u64,
+        event: ChatEvent,
+    },
     /// Turn `turn` could not start, or its stream broke.
-    ChatFailed { turn: u64, failure: Failure },
+    ChatFailed {
+        turn: u64,
+        failure: Failure,
+    },
     Health(Result<(), Failure>),
     Sessions(Result<Vec<SessionSummary>, Failure>),
     SessionLoaded {
         id: String,
         result: Result<Vec<SessionMessage>, Failure>,
     },
-    Copied { what: String, outcome: CopyOutcome },
+    Copied {
+        what: String,
+        outcome: CopyOutcome,
+    },
 }
 
 /// What the event loop must do.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Action {
-    Send { turn: u64, request: ChatRequest },
+    Send {
+        turn: u64,
+        request: ChatRequest,
+    },
     /// Drop the running turn's stream, which cancels it in the runtime.
     Cancel,
     LoadSessions,
     OpenSession(String),
-    Copy { text: String, what: String },
+    Copy {
+        text: String,
+        what: String,
+    },
     Quit,
 }
 
@@ -229,7 +244,10 @@ impl App {
                 if outcome.copied() {
                     self.notice(false, &format!("copied {what} ({how})"));
                 } else {
-                    self.notice(true, &format!("could not copy {what}: no clipboard available"));
+                    self.notice(
+                        true,
+                        &format!("could not copy {what}: no clipboard available"),
+                    );
                 }
                 Vec::new()
             }
@@ -860,7 +878,10 @@ pub(crate) mod tests {
             failure: failure.clone(),
         });
         assert!(!app.is_streaming());
-        assert_eq!(app.status.connection, Connection::Offline(failure.message.clone()));
+        assert_eq!(
+            app.status.connection,
+            Connection::Offline(failure.message.clone())
+        );
         assert_eq!(kinds(&app), vec![EntryKind::User]);
         assert!(last_notice(&app).contains("jamey start"));
         send(&mut app, "hi again");
@@ -887,7 +908,10 @@ pub(crate) mod tests {
         assert!(!app.is_streaming());
         assert_eq!(
             kinds(&app),
-            vec![EntryKind::User, EntryKind::Assistant(AnswerState::Incomplete)]
+            vec![
+                EntryKind::User,
+                EntryKind::Assistant(AnswerState::Incomplete)
+            ]
         );
         assert_eq!(last_notice(&app), "upstream_unavailable: the model is down");
     }
@@ -895,7 +919,13 @@ pub(crate) mod tests {
     #[test]
     fn the_session_list_opens_loads_and_reopens_a_session() {
         let mut app = App::new(None, None);
-        assert_eq!(app.handle(AppEvent::Terminal(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)))), vec![Action::LoadSessions]);
+        assert_eq!(
+            app.handle(AppEvent::Terminal(Event::Key(KeyEvent::new(
+                KeyCode::F(2),
+                KeyModifiers::NONE
+            )))),
+            vec![Action::LoadSessions]
+        );
         let summary = |id: &str| SessionSummary {
             id: id.into(),
             title: None,
@@ -948,7 +978,11 @@ pub(crate) mod tests {
         assert!(app.handle(ctrl('y')).is_empty());
         assert!(last_notice(&app).contains("no answer"));
         let turn = send(&mut app, "code please");
-        chat(&mut app, turn, token("A:\n```sh\necho 1\n```\nB:\n```rust\nlet b = 2;\n```\n"));
+        chat(
+            &mut app,
+            turn,
+            token("A:\n```sh\necho 1\n```\nB:\n```rust\nlet b = 2;\n```\n"),
+        );
         chat(&mut app, turn, done("s", 1, 0.0));
         let copied = |actions: Vec<Action>| match actions.as_slice() {
             [Action::Copy { text, what }] => (text.clone(), what.clone()),
@@ -969,7 +1003,10 @@ pub(crate) mod tests {
                 osc52: true,
             },
         });
-        assert_eq!(last_notice(&app), "copied code block 2 of 2 (OSC 52 (terminal clipboard))");
+        assert_eq!(
+            last_notice(&app),
+            "copied code block 2 of 2 (OSC 52 (terminal clipboard))"
+        );
     }
 
     #[test]
@@ -1005,7 +1042,10 @@ pub(crate) mod tests {
     #[test]
     fn slash_commands_change_the_model_and_start_new_sessions() {
         let mut app = App::new(None, Some("old".into()));
-        assert_eq!(app.initial_actions(), vec![Action::OpenSession("old".into())]);
+        assert_eq!(
+            app.initial_actions(),
+            vec![Action::OpenSession("old".into())]
+        );
         type_text(&mut app, "/model other/model");
         assert!(app.handle(key(KeyCode::Enter)).is_empty());
         assert_eq!(app.status.model.as_deref(), Some("other/model"));

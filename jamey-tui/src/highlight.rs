@@ -124,7 +124,9 @@ mod tests {
         let highlighter = Highlighter::default();
         let lines = highlighter.highlight("a\nb", "no-such-language");
         assert_eq!(lines.len(), 2);
-        assert!(lines.iter().all(|l| l.spans.iter().all(|s| s.style.fg.is_none())));
+        assert!(lines
+            .iter()
+            .all(|l| l.spans.iter().all(|s| s.style.fg.is_none())));
         assert_eq!(text(&lines[1]), "b");
     }
 }

@@ -99,8 +99,9 @@ fn run(args: Args) -> anyhow::Result<()> {
 fn resolve_home(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let root = match arg {
         Some(root) => root,
-        None => jamey_client::platform_home()
-            .context("cannot find the platform data directory: set JAMEY_HOME or pass --home PATH")?,
+        None => jamey_client::platform_home().context(
+            "cannot find the platform data directory: set JAMEY_HOME or pass --home PATH",
+        )?,
     };
     std::path::absolute(&root).with_context(|| format!("cannot use {root:?} as JAMEY_HOME"))
 }

@@ -18,7 +18,8 @@ pub(crate) struct Rendered {
 
 /// Renders `text` as Markdown.
 pub(crate) fn render(text: &str, highlighter: &Highlighter) -> Rendered {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut renderer = Renderer::new(highlighter);
     for event in Parser::new_ext(text, options) {
         renderer.event(event);
@@ -281,7 +282,8 @@ impl<'h> Renderer<'h> {
                 self.flush();
             }
             if !part.is_empty() {
-                self.spans.push(Span::styled(part.to_string(), self.style()));
+                self.spans
+                    .push(Span::styled(part.to_string(), self.style()));
             }
         }
     }

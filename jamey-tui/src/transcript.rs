@@ -31,7 +31,9 @@ pub(crate) enum EntryKind {
         is_error: bool,
     },
     /// A message from the TUI itself (errors, "copied", ...); not part of the conversation.
-    Notice { error: bool },
+    Notice {
+        error: bool,
+    },
 }
 
 /// One block of the transcript.
@@ -76,9 +78,7 @@ impl Entry {
 }
 
 const USER: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-const TWIN: Style = Style::new()
-    .fg(Color::Magenta)
-    .add_modifier(Modifier::BOLD);
+const TWIN: Style = Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD);
 const DIM: Style = Style::new().fg(Color::DarkGray);
 
 fn render_entry(kind: &EntryKind, text: &str, highlighter: &Highlighter) -> Vec<Line<'static>> {
@@ -181,7 +181,12 @@ pub(crate) fn from_history(messages: &[SessionMessage]) -> Vec<Entry> {
             }
             Role::Tool => {
                 if let Some(result) = &message.tool_result {
-                    set_tool_result(&mut entries, &result.call_id, &result.content, result.is_error);
+                    set_tool_result(
+                        &mut entries,
+                        &result.call_id,
+                        &result.content,
+                        result.is_error,
+                    );
                 }
             }
         }
@@ -190,10 +195,16 @@ pub(crate) fn from_history(messages: &[SessionMessage]) -> Vec<Entry> {
 }
 
 /// Records a tool's output on the entry of its call; false when no such call is shown.
-pub(crate) fn set_tool_result(entries: &mut [Entry], call_id: &str, content: &str, failed: bool) -> bool {
-    let found = entries.iter_mut().rev().find(
-        |entry| matches!(&entry.kind, EntryKind::Tool { id, .. } if id == call_id),
-    );
+pub(crate) fn set_tool_result(
+    entries: &mut [Entry],
+    call_id: &str,
+    content: &str,
+    failed: bool,
+) -> bool {
+    let found = entries
+        .iter_mut()
+        .rev()
+        .find(|entry| matches!(&entry.kind, EntryKind::Tool { id, .. } if id == call_id));
     let Some(entry) = found else {
         return false;
     };
@@ -280,7 +291,10 @@ mod tests {
         let mut entry = Entry::new(EntryKind::Assistant(AnswerState::Streaming), "");
         assert_eq!(texts(entry.lines(&highlighter)), ["Jamey", "thinking…", ""]);
         entry.push_text("Hello **there**");
-        assert_eq!(texts(entry.lines(&highlighter)), ["Jamey", "Hello there", "▍", ""]);
+        assert_eq!(
+            texts(entry.lines(&highlighter)),
+            ["Jamey", "Hello there", "▍", ""]
+        );
         entry.set_kind(EntryKind::Assistant(AnswerState::Cancelled));
         assert_eq!(
             texts(entry.lines(&highlighter)),

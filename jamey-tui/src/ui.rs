@@ -25,7 +25,10 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("F2, Ctrl-S", "list past sessions; Enter reopens one"),
     ("Ctrl-N", "start a new session"),
     ("Ctrl-Y", "copy the last answer"),
-    ("Ctrl-K", "copy the last answer's code block (again: the one before)"),
+    (
+        "Ctrl-K",
+        "copy the last answer's code block (again: the one before)",
+    ),
     ("Ctrl-U / Ctrl-W", "clear the input / delete a word"),
     ("/new /sessions /model M /copy [code]", "slash commands"),
     ("F1", "show or hide this help"),
@@ -145,7 +148,10 @@ fn status_line(app: &App) -> Paragraph<'static> {
             format!("session {}", id.chars().take(12).collect::<String>())
         });
     let spans = vec![
-        Span::styled(format!(" {dot} {state} "), bar.fg(colour).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!(" {dot} {state} "),
+            bar.fg(colour).add_modifier(Modifier::BOLD),
+        ),
         Span::styled(
             format!(
                 "│ {model} │ {session} │ {} tokens │ ${:.4} ",
@@ -188,7 +194,11 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)
-            .block(Block::default().borders(Borders::ALL).title(" Keys · Esc closes "))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Keys · Esc closes "),
+            )
             .wrap(Wrap { trim: false }),
         area,
     );
@@ -268,7 +278,11 @@ mod tests {
     fn markdown_and_highlighted_code_blocks_render() {
         let mut app = App::new(None, None);
         let turn = send(&mut app, "code");
-        chat(&mut app, turn, token("## Plan\n\n- **first** step\n\n```rust\nfn main() {}\n```\n"));
+        chat(
+            &mut app,
+            turn,
+            token("## Plan\n\n- **first** step\n\n```rust\nfn main() {}\n```\n"),
+        );
         chat(&mut app, turn, done("s", 1, 0.0));
         let shown = screen(&mut app, 60, 24);
         let heading = row_of(&shown, "## Plan").unwrap();
@@ -277,7 +291,11 @@ mod tests {
         let code = row_of(&shown, "│ fn main() {}").unwrap();
         assert_eq!(rows(&shown)[code - 1], "┌─ rust");
         // The keyword has a theme colour (true colour from syntect).
-        assert!(matches!(shown[(2, code as u16)].fg, Color::Rgb(..)), "{:?}", shown[(2, code as u16)]);
+        assert!(
+            matches!(shown[(2, code as u16)].fg, Color::Rgb(..)),
+            "{:?}",
+            shown[(2, code as u16)]
+        );
         assert!(!contains(&shown, "```"));
     }
 
@@ -335,7 +353,9 @@ mod tests {
         assert_eq!(second, first + 1);
         let x = rows(&shown)[second].find('›').unwrap();
         let x = rows(&shown)[second][..x].chars().count() as u16;
-        assert!(shown[(x, second as u16)].modifier.contains(Modifier::REVERSED));
+        assert!(shown[(x, second as u16)]
+            .modifier
+            .contains(Modifier::REVERSED));
     }
 
     #[test]
@@ -417,22 +437,60 @@ mod tests {
     fn whole_screen() {
         let mut app = App::new(None, None);
         let turn = send(&mut app, "How do I read a file in Rust?");
-        chat(&mut app, turn, ChatEvent::Start { session_id: "0193f5c2-7d1e-7a40-9c1b-5a8e3f2d4c10".into(), memories: vec![] });
-        chat(&mut app, turn, ChatEvent::ToolCall { id: "c1".into(), name: "memory_search".into(), arguments: "{\"query\": \"rust file\"}".into() });
-        chat(&mut app, turn, ChatEvent::ToolResult { id: "c1".into(), name: "memory_search".into(), output: "1 memory: prefers std over crates".into(), is_error: false });
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::Start {
+                session_id: "0193f5c2-7d1e-7a40-9c1b-5a8e3f2d4c10".into(),
+                memories: vec![],
+            },
+        );
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::ToolCall {
+                id: "c1".into(),
+                name: "memory_search".into(),
+                arguments: "{\"query\": \"rust file\"}".into(),
+            },
+        );
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::ToolResult {
+                id: "c1".into(),
+                name: "memory_search".into(),
+                output: "1 memory: prefers std over crates".into(),
+                is_error: false,
+            },
+        );
         chat(&mut app, turn, token("Use **`std::fs::read_to_string`** (you prefer std):\n\n```rust\nlet text = std::fs::read_to_string(\"notes.txt\")?;\nprintln!(\"{text}\");\n```\n\n- returns `io::Result<String>`\n- reads the whole file"));
-        chat(&mut app, turn, done("0193f5c2-7d1e-7a40-9c1b-5a8e3f2d4c10", 1532, 0.00042));
+        chat(
+            &mut app,
+            turn,
+            done("0193f5c2-7d1e-7a40-9c1b-5a8e3f2d4c10", 1532, 0.00042),
+        );
         app.handle(AppEvent::Health(Ok(())));
         type_text(&mut app, "And line by line?");
         let shown = screen(&mut app, 96, 28);
         let rows = rows(&shown);
         println!("{}", rows.join("\n"));
-        assert_eq!(rows[0], "» Type a message and press Enter. F1 shows the keys, F2 your past sessions.");
-        assert!(has_row(&shown, "⚙ memory_search {\"query\": \"rust file\"}"));
-        assert!(has_row(&shown, "│ let text = std::fs::read_to_string(\"notes.txt\")?;"));
+        assert_eq!(
+            rows[0],
+            "» Type a message and press Enter. F1 shows the keys, F2 your past sessions."
+        );
+        assert!(has_row(
+            &shown,
+            "⚙ memory_search {\"query\": \"rust file\"}"
+        ));
+        assert!(has_row(
+            &shown,
+            "│ let text = std::fs::read_to_string(\"notes.txt\")?;"
+        ));
         assert!(has_row(&shown, "• reads the whole file"));
         assert!(contains(&shown, "│And line by line?"));
-        assert!(rows[26].contains("● connected │ test/model │ session 0193f5c2-7d1 │ 1,532 tokens │ $0.0004"));
+        assert!(rows[26]
+            .contains("● connected │ test/model │ session 0193f5c2-7d1 │ 1,532 tokens │ $0.0004"));
     }
 
     #[test]

@@ -19,7 +19,12 @@ fn links_no_runtime_core_providers_or_tools() {
     let own = dependencies(&own);
     assert!(own.contains("jamey-client"), "{own}");
     for manifest in [own, dependencies(&client)] {
-        for forbidden in ["jamey-runtime", "jamey-core", "jamey-providers", "jamey-tools"] {
+        for forbidden in [
+            "jamey-runtime",
+            "jamey-core",
+            "jamey-providers",
+            "jamey-tools",
+        ] {
             assert!(
                 !manifest.contains(forbidden),
                 "{forbidden} in a normal dependency of the TUI:\n{manifest}"

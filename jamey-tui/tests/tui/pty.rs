@@ -183,9 +183,11 @@ async fn types_a_message_and_sees_the_streamed_reply() {
     });
 
     screen
-        .wait_for("the TUI to show itself offline", Duration::from_secs(20), |s| {
-            s.contains("offline: retrying")
-        })
+        .wait_for(
+            "the TUI to show itself offline",
+            Duration::from_secs(20),
+            |s| s.contains("offline: retrying"),
+        )
         .await;
     assert!(screen.parser.lock().unwrap().screen().alternate_screen());
 
@@ -244,8 +246,14 @@ async fn types_a_message_and_sees_the_streamed_reply() {
         .await;
     let contents = screen.contents();
     assert!(contents.contains("┌─ rust"), "{contents}");
-    assert!(contents.contains("│ fn answer() -> u32 { 42 }"), "{contents}");
-    assert!(!contents.contains("**"), "Markdown was not rendered:\n{contents}");
+    assert!(
+        contents.contains("│ fn answer() -> u32 { 42 }"),
+        "{contents}"
+    );
+    assert!(
+        !contents.contains("**"),
+        "Markdown was not rendered:\n{contents}"
+    );
     assert!(contents.contains(MODEL), "{contents}");
     assert!(contents.contains("$0.0015"), "{contents}");
 
@@ -265,7 +273,10 @@ async fn types_a_message_and_sees_the_streamed_reply() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "jamey-tui did not quit on Ctrl-Q");
+        assert!(
+            Instant::now() < deadline,
+            "jamey-tui did not quit on Ctrl-Q"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "jamey-tui exited with {status:?}");
@@ -273,7 +284,10 @@ async fn types_a_message_and_sees_the_streamed_reply() {
     drop(pty.master);
     let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
     let raw = String::from_utf8_lossy(&screen.raw.lock().unwrap()).into_owned();
-    assert!(raw.contains("\x1b[?1049l"), "the alternate screen was not left");
+    assert!(
+        raw.contains("\x1b[?1049l"),
+        "the alternate screen was not left"
+    );
     assert!(!screen.parser.lock().unwrap().screen().alternate_screen());
     let log = std::fs::read_to_string(home.join("logs/tui.log")).unwrap();
     assert!(log.contains("sending a message"), "{log}");
