@@ -377,11 +377,7 @@ impl App {
             KeyCode::Char('e') if ctrl => self.input.end(),
             KeyCode::Char('u') if ctrl => self.input.clear(),
             KeyCode::Char('w') if ctrl => self.input.delete_word(),
-            KeyCode::Home if ctrl => {
-                if self.view.max_top > 0 {
-                    self.scroll = Scroll::Top(0);
-                }
-            }
+            KeyCode::Home if ctrl && self.view.max_top > 0 => self.scroll = Scroll::Top(0),
             KeyCode::End if ctrl => self.scroll = Scroll::Follow,
             KeyCode::Up if shift => self.scroll_up(1),
             KeyCode::Down if shift => self.scroll_down(1),

@@ -129,11 +129,7 @@ impl<'h> Renderer<'h> {
 
     fn start(&mut self, tag: Tag<'_>) {
         match tag {
-            Tag::Paragraph => {
-                if self.lists.is_empty() {
-                    self.gap();
-                }
-            }
+            Tag::Paragraph if self.lists.is_empty() => self.gap(),
             Tag::Heading { level, .. } => {
                 self.flush();
                 self.gap();

@@ -265,6 +265,39 @@ async fn types_a_message_and_sees_the_streamed_reply() {
         .any(|m| m["role"] == "user" && m["content"] == "hello twin");
     assert!(sent, "the message never reached the model: {requests:?}");
 
+    // Esc while an answer streams cancels it: the screen says so and the runtime drops the
+    // model's stream (the scripted server sees its client go away).
+    server.push(
+        StreamScript::new(MODEL)
+            .text("A slow beginning")
+            .pause(Duration::from_secs(20))
+            .text(" that never ends.")
+            .finish("stop")
+            .done()
+            .into_reply(),
+    );
+    keyboard.write_all(b"tell me more\r").unwrap();
+    keyboard.flush().unwrap();
+    screen
+        .wait_for("the slow answer", Duration::from_secs(30), |s| {
+            s.contains("A slow beginning")
+        })
+        .await;
+    keyboard.write_all(b"\x1b").unwrap();
+    keyboard.flush().unwrap();
+    screen
+        .wait_for("the cancelled answer", Duration::from_secs(10), |s| {
+            s.contains("[cancelled]") && s.contains("Message · Enter send")
+        })
+        .await;
+    assert!(
+        server
+            .wait_for_disconnects(1, Duration::from_secs(10))
+            .await,
+        "the runtime kept the model's stream open after the TUI cancelled"
+    );
+    assert!(!screen.contents().contains("never ends"));
+
     // Ctrl-Q quits and gives the terminal back.
     keyboard.write_all(&[0x11]).unwrap();
     keyboard.flush().unwrap();
