@@ -96,16 +96,12 @@ impl Screen {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn types_a_message_and_sees_the_streamed_reply() {
-    let jamey = workspace_binary("jamey");
-    let runtime_binary = workspace_binary("jamey-runtime");
-    let tui = PathBuf::from(env!("CARGO_BIN_EXE_jamey-tui"));
-
+/// A fresh JAMEY_HOME made by `jamey init`, with a free listen address.
+fn initialised_home(jamey: &Path) -> (tempfile::TempDir, PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut init = Command::new(&jamey);
+    let mut init = Command::new(jamey);
     for name in FOREIGN_SETTINGS {
         init.env_remove(name);
     }
@@ -121,6 +117,123 @@ async fn types_a_message_and_sees_the_streamed_reply() {
         "jamey init failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    (dir, home, listen)
+}
+
+/// `jamey-tui` running in a pseudo-terminal, its screen emulated by a reader thread.
+struct Tui {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    keyboard: Box<dyn Write + Send>,
+    screen: Screen,
+    reader_thread: std::thread::JoinHandle<()>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl Tui {
+    fn start(home: &Path, listen: &str) -> Self {
+        let pty = portable_pty::native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_jamey-tui"));
+        for name in FOREIGN_SETTINGS {
+            command.env_remove(name);
+        }
+        command.env("JAMEY_HOME", home);
+        command.env("JAMEY_LISTEN", listen);
+        command.env("TERM", "xterm-256color");
+        command.env("JAMEY_LOG", "debug");
+        let child = pty.slave.spawn_command(command).unwrap();
+        drop(pty.slave);
+        let keyboard = pty.master.take_writer().unwrap();
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let screen = Screen {
+            parser: Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0))),
+            raw: Arc::new(Mutex::new(Vec::new())),
+        };
+        let feed = screen.clone();
+        let reader_thread = std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            loop {
+                match reader.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        feed.parser.lock().unwrap().process(&buffer[..n]);
+                        feed.raw.lock().unwrap().extend_from_slice(&buffer[..n]);
+                    }
+                }
+            }
+        });
+        Self {
+            child,
+            keyboard,
+            screen,
+            reader_thread,
+            master: pty.master,
+        }
+    }
+}
+
+/// Waits for the child to exit and returns its status.
+async fn exited(
+    child: &mut Box<dyn portable_pty::Child + Send + Sync>,
+) -> portable_pty::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "jamey-tui did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_gives_the_terminal_back() {
+    let jamey = workspace_binary("jamey");
+    let (_dir, home, listen) = initialised_home(&jamey);
+    let Tui {
+        mut child,
+        keyboard,
+        screen,
+        reader_thread,
+        master,
+    } = Tui::start(&home, &listen);
+    screen
+        .wait_for("the TUI", Duration::from_secs(20), |s| {
+            s.contains("offline: retrying")
+        })
+        .await;
+    assert!(screen.parser.lock().unwrap().screen().alternate_screen());
+    let pid = child.process_id().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = exited(&mut child).await;
+    assert!(status.success(), "jamey-tui exited with {status:?}");
+    drop(keyboard);
+    drop(master);
+    let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
+    assert!(!screen.parser.lock().unwrap().screen().alternate_screen());
+    let raw = String::from_utf8_lossy(&screen.raw.lock().unwrap()).into_owned();
+    assert!(
+        raw.contains("\x1b[?1049l"),
+        "the alternate screen was not left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn types_a_message_and_sees_the_streamed_reply() {
+    let jamey = workspace_binary("jamey");
+    let runtime_binary = workspace_binary("jamey-runtime");
+
+    let (dir, home, listen) = initialised_home(&jamey);
 
     // The model's answer, streamed in pieces with pauses so the screen can be caught mid-answer.
     let server = ScriptedServer::start().await.unwrap();
@@ -144,43 +257,13 @@ async fn types_a_message_and_sees_the_streamed_reply() {
     );
 
     // The TUI first, with nothing listening yet.
-    let pty = portable_pty::native_pty_system()
-        .openpty(PtySize {
-            rows: ROWS,
-            cols: COLS,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut command = CommandBuilder::new(&tui);
-    for name in FOREIGN_SETTINGS {
-        command.env_remove(name);
-    }
-    command.env("JAMEY_HOME", &home);
-    command.env("JAMEY_LISTEN", &listen);
-    command.env("TERM", "xterm-256color");
-    command.env("JAMEY_LOG", "debug");
-    let mut child = pty.slave.spawn_command(command).unwrap();
-    drop(pty.slave);
-    let mut keyboard = pty.master.take_writer().unwrap();
-    let mut reader = pty.master.try_clone_reader().unwrap();
-    let screen = Screen {
-        parser: Arc::new(Mutex::new(vt100::Parser::new(ROWS, COLS, 0))),
-        raw: Arc::new(Mutex::new(Vec::new())),
-    };
-    let feed = screen.clone();
-    let reader_thread = std::thread::spawn(move || {
-        let mut buffer = [0u8; 8192];
-        loop {
-            match reader.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    feed.parser.lock().unwrap().process(&buffer[..n]);
-                    feed.raw.lock().unwrap().extend_from_slice(&buffer[..n]);
-                }
-            }
-        }
-    });
+    let Tui {
+        mut child,
+        mut keyboard,
+        screen,
+        reader_thread,
+        master,
+    } = Tui::start(&home, &listen);
 
     screen
         .wait_for(
@@ -301,20 +384,10 @@ async fn types_a_message_and_sees_the_streamed_reply() {
     // Ctrl-Q quits and gives the terminal back.
     keyboard.write_all(&[0x11]).unwrap();
     keyboard.flush().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "jamey-tui did not quit on Ctrl-Q"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = exited(&mut child).await;
     assert!(status.success(), "jamey-tui exited with {status:?}");
     drop(keyboard);
-    drop(pty.master);
+    drop(master);
     let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
     let raw = String::from_utf8_lossy(&screen.raw.lock().unwrap()).into_owned();
     assert!(
