@@ -275,25 +275,32 @@ async fn types_a_message_and_sees_the_streamed_reply() {
     assert!(screen.parser.lock().unwrap().screen().alternate_screen());
 
     // Now the runtime: the TUI's health probe finds it without any key press.
-    let log = std::fs::File::create(dir.path().join("runtime.log")).unwrap();
-    let mut start = Command::new(&runtime_binary);
-    for name in FOREIGN_SETTINGS {
-        start.env_remove(name);
-    }
-    let _runtime = Runtime(
-        start
-            .env("JAMEY_HOME", &home)
-            .env("JAMEY_LISTEN", &listen)
-            .env("JAMEY_LLM_BASE_URL", server.base_url())
-            .env("JAMEY_LLM_MODEL", MODEL)
-            .env("OPENROUTER_API_KEY", "sk-test-scripted")
-            .env("JAMEY_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let start_runtime = || {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("runtime.log"))
+            .unwrap();
+        let mut start = Command::new(&runtime_binary);
+        for name in FOREIGN_SETTINGS {
+            start.env_remove(name);
+        }
+        Runtime(
+            start
+                .env("JAMEY_HOME", &home)
+                .env("JAMEY_LISTEN", &listen)
+                .env("JAMEY_LLM_BASE_URL", server.base_url())
+                .env("JAMEY_LLM_MODEL", MODEL)
+                .env("OPENROUTER_API_KEY", "sk-test-scripted")
+                .env("JAMEY_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let runtime = start_runtime();
     screen
         .wait_for("the TUI to reconnect", Duration::from_secs(90), |s| {
             s.contains("● connected")
@@ -380,6 +387,44 @@ async fn types_a_message_and_sees_the_streamed_reply() {
         "the runtime kept the model's stream open after the TUI cancelled"
     );
     assert!(!screen.contents().contains("never ends"));
+
+    // The runtime goes away and comes back: the status bar follows, and the next message is
+    // answered by the new runtime on the same screen.
+    drop(runtime);
+    screen
+        .wait_for(
+            "the TUI to notice the runtime left",
+            Duration::from_secs(30),
+            |s| s.contains("offline: retrying"),
+        )
+        .await;
+    let _runtime = start_runtime();
+    screen
+        .wait_for("the TUI to reconnect again", Duration::from_secs(90), |s| {
+            s.contains("● connected")
+        })
+        .await;
+    server.push(
+        StreamScript::answer(
+            MODEL,
+            &["Welcome ", "back."],
+            ScriptedUsage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                cost: Some(0.0005),
+            },
+        )
+        .into_reply(),
+    );
+    keyboard.write_all(b"are you there?\r").unwrap();
+    keyboard.flush().unwrap();
+    screen
+        .wait_for(
+            "the answer after the restart",
+            Duration::from_secs(30),
+            |s| s.contains("Welcome back.") && s.contains("165 tokens"),
+        )
+        .await;
 
     // Ctrl-Q quits and gives the terminal back.
     keyboard.write_all(&[0x11]).unwrap();
