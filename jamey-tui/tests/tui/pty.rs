@@ -426,6 +426,35 @@ async fn types_a_message_and_sees_the_streamed_reply() {
         )
         .await;
 
+    // Ctrl-N starts afresh; F2 lists the sessions and Enter reopens the conversation, read
+    // back from the runtime.
+    keyboard.write_all(&[0x0e]).unwrap();
+    keyboard.flush().unwrap();
+    screen
+        .wait_for("a new session", Duration::from_secs(10), |s| {
+            s.contains("new session") && !s.contains("Welcome back.")
+        })
+        .await;
+    keyboard.write_all(b"\x1bOQ").unwrap();
+    keyboard.flush().unwrap();
+    screen
+        .wait_for("the session list", Duration::from_secs(10), |s| {
+            s.contains("Sessions · ") && s.contains(" messages · ")
+        })
+        .await;
+    keyboard.write_all(b"\r").unwrap();
+    keyboard.flush().unwrap();
+    screen
+        .wait_for("the reopened session", Duration::from_secs(10), |s| {
+            s.contains("Welcome back.") && s.contains("are you there?") && s.contains(" messages")
+        })
+        .await;
+    assert!(
+        !screen.contents().contains("new session"),
+        "{}",
+        screen.contents()
+    );
+
     // Ctrl-Q quits and gives the terminal back.
     keyboard.write_all(&[0x11]).unwrap();
     keyboard.flush().unwrap();
