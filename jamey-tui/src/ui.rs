@@ -17,7 +17,7 @@ const FOOTER: &str = "F1 help · Enter send · Alt+Enter newline · Esc cancel �
 /// The keys, as the help popup lists them.
 pub(crate) const KEYS: &[(&str, &str)] = &[
     ("Enter", "send the message"),
-    ("Alt+Enter, Shift+Enter, Ctrl-J", "new line in the message"),
+    ("Alt+Enter, Ctrl-J", "new line in the message"),
     ("Esc, Ctrl-C", "cancel the answer being written"),
     ("PgUp / PgDn, mouse wheel", "scroll the conversation"),
     ("Shift+↑ / Shift+↓", "scroll one line"),
