@@ -64,4 +64,9 @@ impl Remote {
     ) -> Result<T, ClientError> {
         self.runtime.block_on(request)
     }
+
+    /// Drives any future to completion, e.g. a streamed chat turn.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
 }

@@ -275,7 +275,7 @@ pub(crate) fn detach(runtime: &Path) -> anyhow::Result<()> {
 }
 
 /// `jamey-runtime` beside the `jamey` executable, else the first on PATH.
-fn find_runtime() -> anyhow::Result<PathBuf> {
+pub(crate) fn find_runtime() -> anyhow::Result<PathBuf> {
     let beside = std::env::current_exe()
         .ok()
         .and_then(|me| me.parent().map(|dir| dir.join(RUNTIME_BINARY)));

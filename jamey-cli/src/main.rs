@@ -4,12 +4,14 @@
 //! exits non-zero with one line on stderr that says what to do.
 
 mod cert;
+mod chat;
 mod config;
 mod connect;
 mod daemon;
 mod host;
 mod init;
 mod memory;
+mod reembed;
 mod report;
 mod status;
 mod table;
@@ -31,6 +33,8 @@ const EXAMPLES: &str = "\
 Examples:
   jamey init                                  create JAMEY_HOME with certificates
   jamey start                                 start the runtime in the background
+  jamey chat \"what do you know about Anna?\"  one question, the answer streamed
+  jamey chat                                  an interactive session (/help inside)
   jamey memory add \"Anna is allergic to peanuts\" --tag family
   jamey memory search \"what can my sister not eat?\"
   jamey memory export --out memories.jsonl
@@ -72,6 +76,8 @@ enum Command {
     Stop(daemon::StopArgs),
     /// Whether the runtime is running and healthy (exit 0), or not running (exit 3).
     Status,
+    /// Talk with the twin: one message (its answer streams to stdout), or an interactive session.
+    Chat(chat::ChatArgs),
     /// Store, read, list, search, delete, export and import memories.
     #[command(subcommand)]
     Memory(memory::MemoryCommand),
@@ -147,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Start(args) => daemon::start(&target, &args, json).map(|()| ExitCode::SUCCESS),
         Command::Stop(args) => daemon::stop(&target, &args, json).map(|()| ExitCode::SUCCESS),
         Command::Status => status::run(&target, json),
+        Command::Chat(args) => chat::run(&target, args, json).map(|()| ExitCode::SUCCESS),
         Command::Memory(command) => memory::run(&target, command, json),
         Command::Config(command) => config::run(&target, &command, json),
         Command::System(command) => host::run_system(&target, &command, json),

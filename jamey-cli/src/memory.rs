@@ -14,6 +14,7 @@ use jamey_protocol::{
 use serde::Serialize;
 
 use crate::connect::Target;
+use crate::reembed;
 use crate::report::{self, Report};
 use crate::table::Table;
 use crate::transfer;
@@ -25,7 +26,8 @@ Examples:
   jamey memory search \"what can my sister not eat?\" --limit 3
   jamey memory list --limit 20
   jamey memory get 0192f3c4-...            (an id from list or search)
-  jamey memory export --out memories.jsonl && jamey memory import memories.jsonl")]
+  jamey memory export --out memories.jsonl && jamey memory import memories.jsonl
+  jamey stop && jamey memory reembed && jamey start   after changing the embedder")]
 pub(crate) enum MemoryCommand {
     /// Store a memory.
     Add {
@@ -86,6 +88,9 @@ pub(crate) enum MemoryCommand {
         #[arg(long, default_value_t = transfer::DEFAULT_BATCH, value_name = "N")]
         batch: usize,
     },
+    /// Embed every memory again with the configured embedder, after changing it. Runs without
+    /// the runtime: stop it first (`jamey stop`).
+    Reembed,
 }
 
 /// A stored or fetched memory.
@@ -130,7 +135,7 @@ impl Report for Added {
 
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-struct Page(MemoryPage);
+pub(crate) struct Page(pub(crate) MemoryPage);
 
 impl Report for Page {
     fn write_text(&self, out: &mut dyn Write, notes: &mut dyn Write) -> io::Result<()> {
@@ -158,7 +163,7 @@ impl Report for Page {
 
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-struct Found(SearchResponse);
+pub(crate) struct Found(pub(crate) SearchResponse);
 
 impl Report for Found {
     fn write_text(&self, out: &mut dyn Write, notes: &mut dyn Write) -> io::Result<()> {
@@ -192,6 +197,10 @@ impl Report for Deleted {
 }
 
 pub(crate) fn run(target: &Target, command: MemoryCommand, json: bool) -> anyhow::Result<ExitCode> {
+    if let MemoryCommand::Reembed = command {
+        reembed::run(target, json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let remote = target.connect()?;
     let client = &remote.client;
     match command {
@@ -255,6 +264,7 @@ pub(crate) fn run(target: &Target, command: MemoryCommand, json: bool) -> anyhow
         MemoryCommand::Import { file, batch } => {
             return transfer::import(&remote, &file, batch, json);
         }
+        MemoryCommand::Reembed => {}
     }
     Ok(ExitCode::SUCCESS)
 }

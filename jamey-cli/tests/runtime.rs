@@ -7,17 +7,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use jamey_providers::scripted::{ScriptedReply, ScriptedServer, ScriptedUsage, StreamScript};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 /// Settings a developer's shell may carry that would point the runtime elsewhere.
-const FOREIGN_SETTINGS: [&str; 8] = [
+const FOREIGN_SETTINGS: [&str; 11] = [
     "JAMEY_DATABASE_URL",
+    "JAMEY_LLM_BASE_URL",
+    "JAMEY_LLM_MODEL",
+    "OPENROUTER_API_KEY",
     "JAMEY_REDIS_URL",
     "JAMEY_EMBEDDING_MODEL_DIR",
     "JAMEY_EMBEDDING_BASE_URL",
@@ -32,6 +39,8 @@ struct Home {
     _dir: TempDir,
     root: PathBuf,
     listen: String,
+    /// Settings every command (and so the runtime `jamey start` spawns) gets.
+    env: Vec<(String, String)>,
 }
 
 impl Home {
@@ -48,7 +57,14 @@ impl Home {
             _dir: dir,
             root,
             listen: format!("127.0.0.1:{port}"),
+            env: Vec::new(),
         }
+    }
+
+    /// The same home with `name=value` in every command's environment.
+    fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// `jamey init` done.
@@ -60,10 +76,15 @@ impl Home {
 
     /// `jamey init` and `jamey start` done; stopped again on drop.
     fn running() -> Running {
-        let home = Self::initialised();
+        Self::initialised().start()
+    }
+
+    /// `jamey start` done; stopped again on drop.
+    fn start(self) -> Running {
+        let home = self;
         let started = json(home.jamey(&["start", "--json"]));
         assert_eq!(started["already_running"], false, "{started}");
-        Running { home }
+        Running::new(home)
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -76,6 +97,7 @@ impl Home {
             .env("JAMEY_HOME", &self.root)
             .env("JAMEY_LISTEN", &self.listen)
             .env("JAMEY_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         command
     }
@@ -87,19 +109,34 @@ impl Home {
 
 /// A home whose runtime runs; `jamey stop` on drop so no runtime outlives its test.
 struct Running {
-    home: Home,
+    home: Option<Home>,
+}
+
+impl Running {
+    fn new(home: Home) -> Self {
+        Self { home: Some(home) }
+    }
+
+    /// `jamey stop`, checked; the home stays for more commands.
+    fn stop(mut self) -> Home {
+        let home = self.home.take().unwrap();
+        succeeds(home.jamey(&["stop"]));
+        home
+    }
 }
 
 impl std::ops::Deref for Running {
     type Target = Home;
     fn deref(&self) -> &Home {
-        &self.home
+        self.home.as_ref().unwrap()
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.home.jamey(&["stop"]);
+        if let Some(home) = &self.home {
+            let _ = home.jamey(&["stop"]);
+        }
     }
 }
 
@@ -178,7 +215,7 @@ fn status_start_stop_and_their_exit_codes() {
     assert_eq!(stopped["was_running"], false);
 
     let started = json(home.jamey(&["start", "--json"]));
-    let running = Running { home };
+    let running = Running::new(home);
     let pid = started["pid"].as_u64().unwrap();
     assert_eq!(started["url"], format!("https://{}", running.listen));
     assert_eq!(started["readiness"]["status"], "ready");
@@ -582,6 +619,293 @@ fn completions_and_help() {
         "{help}"
     );
     let help = succeeds(home.jamey(&["memory", "--help"]));
-    assert!(help.contains("export") && help.contains("import"), "{help}");
-    assert!(!help.contains("reembed"), "{help}");
+    assert!(
+        help.contains("export") && help.contains("import") && help.contains("reembed"),
+        "{help}"
+    );
+    let help = succeeds(home.jamey(&["chat", "--help"]));
+    assert!(
+        help.contains("--session") && help.contains("/help"),
+        "{help}"
+    );
+}
+
+/// The model the scripted OpenAI-compatible server answers as.
+const MODEL: &str = "test/scripted-model";
+
+fn usage() -> ScriptedUsage {
+    ScriptedUsage {
+        prompt_tokens: 100,
+        completion_tokens: 20,
+        cost: Some(0.000_42),
+    }
+}
+
+/// A scripted OpenAI-compatible server on 127.0.0.1, kept alive by its own async runtime.
+struct Llm {
+    server: ScriptedServer,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Llm {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime.block_on(ScriptedServer::start()).unwrap();
+        // Calls the tests do not script (e.g. a summary) still get a well-formed answer.
+        server.set_default_reply(StreamScript::answer(MODEL, &["(default)"], usage()).into_reply());
+        Self {
+            server,
+            _runtime: runtime,
+        }
+    }
+
+    fn home(&self) -> Home {
+        Home::new()
+            .with_env("JAMEY_LLM_BASE_URL", &self.server.base_url())
+            .with_env("JAMEY_LLM_MODEL", MODEL)
+    }
+}
+
+/// The session id from the footer `jamey chat` prints on stderr: `[... · session ID]`.
+fn session_from_footer(stderr: &str) -> String {
+    let footer = stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("session "))
+        .unwrap();
+    footer
+        .split("session ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(']')
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn chat_streams_the_answer_and_continues_a_session() {
+    let llm = Llm::start();
+    let home = llm.home();
+    succeeds(home.jamey(&["init"]));
+    let home = home.start();
+
+    llm.server
+        .push(StreamScript::answer(MODEL, &["Anna ", "likes ", "tulips."], usage()).into_reply());
+    let output = home.jamey(&["chat", "What flowers does Anna like?"]);
+    let answer = succeeds(output.clone());
+    assert_eq!(answer, "Anna likes tulips.\n");
+    let err = stderr(&output);
+    assert!(err.contains(MODEL) && err.contains("120 tokens"), "{err}");
+    let session = session_from_footer(&err);
+    assert!(!session.is_empty(), "{err}");
+
+    // The same session, as one JSON document: the upstream call carries the first exchange.
+    llm.server
+        .push(StreamScript::answer(MODEL, &["In May."], usage()).into_reply());
+    let reply = json(home.jamey(&["chat", "When?", "--session", &session, "--json"]));
+    assert_eq!(reply["session_id"], session.as_str());
+    assert_eq!(reply["reply"], "In May.");
+    assert_eq!(reply["model"], MODEL);
+    assert_eq!(reply["usage"]["total_tokens"], 120);
+    let requests = llm.server.requests();
+    let last = requests.last().unwrap();
+    let body = last.body.to_string();
+    assert!(
+        body.contains("Anna likes tulips.") && body.contains("When?"),
+        "{body}"
+    );
+
+    // The message may come from stdin.
+    llm.server
+        .push(StreamScript::answer(MODEL, &["Piped."], usage()).into_reply());
+    let mut child = home
+        .command(&["chat", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a question from a pipe\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(succeeds(output), "Piped.\n");
+    let body = llm.server.requests().last().unwrap().body.to_string();
+    assert!(body.contains("a question from a pipe"), "{body}");
+
+    // Failures: an unknown model is refused before any paid call; a provider failure is one line.
+    let calls = llm.server.request_count();
+    let err = fails_with(home.jamey(&["chat", "hi", "--model", "no/such-model"]), 1);
+    assert!(err.contains("no/such-model"), "{err}");
+    assert_eq!(llm.server.request_count(), calls);
+    llm.server
+        .push(ScriptedReply::error(401, "No auth credentials found"));
+    let err = fails_with(home.jamey(&["chat", "hi"]), 1);
+    assert!(err.starts_with("error: "), "{err}");
+    let err = fails_with(home.jamey(&["chat", "--json"]), 1);
+    assert!(err.contains("needs a message"), "{err}");
+}
+
+#[test]
+fn interactive_chat_runs_slash_commands_and_ctrl_c_cancels_only_the_answer() {
+    let llm = Llm::start();
+    let home = llm.home();
+    succeeds(home.jamey(&["init"]));
+    let home = home.start();
+    succeeds(home.jamey(&["memory", "add", "The spare key is under the blue pot"]));
+
+    // The first answer stalls after its first words, long enough to be cancelled.
+    llm.server.push(
+        StreamScript::new(MODEL)
+            .text("Let me ")
+            .pause(Duration::from_secs(30))
+            .text("never shown")
+            .finish("stop")
+            .done()
+            .into_reply(),
+    );
+    llm.server
+        .push(StreamScript::answer(MODEL, &["Second ", "answer."], usage()).into_reply());
+    let mut child = home
+        .command(&["chat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr_text = collect(child.stderr.take().unwrap());
+
+    input
+        .write_all(b"/help\n/model\n/memory spare key\n/bogus\n")
+        .unwrap();
+    input.write_all(b"where is the key?\n").unwrap();
+    wait_for(&stdout, "Let me ", &stderr_text);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    wait_for(&stderr_text, "[cancelled]", &stdout);
+    input.write_all(b"and now?\n/session\n/quit\n").unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "{status:?}: {}",
+        stderr_text.lock().unwrap()
+    );
+
+    let out = stdout.lock().unwrap().clone();
+    let err = stderr_text.lock().unwrap().clone();
+    assert!(out.contains("Second answer."), "{out}");
+    assert!(!out.contains("never shown"), "{out}");
+    assert!(
+        err.contains("Commands:") && err.contains("/memory QUERY"),
+        "{err}"
+    );
+    assert!(err.contains("* jamey") && err.contains(MODEL), "{err}");
+    assert!(err.contains("blue pot"), "{err}");
+    assert!(err.contains("unknown command /bogus"), "{err}");
+    assert!(err.contains("Session "), "{err}");
+    // The cancelled turn and the next one share the session; the upstream saw the disconnect.
+    let requests = llm.server.requests();
+    let body = requests.last().unwrap().body.to_string();
+    assert!(
+        body.contains("where is the key?") && body.contains("and now?"),
+        "{body}"
+    );
+    assert!(llm.server.disconnects() >= 1);
+}
+
+/// Collects a pipe's text on a thread.
+fn collect(mut pipe: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&text);
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    });
+    text
+}
+
+/// Waits until `text` contains `needle`; `other` (the other stream) is shown on a timeout.
+fn wait_for(text: &Mutex<String>, needle: &str, other: &Mutex<String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !text.lock().unwrap().contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {needle:?} in {:?}; the other stream: {:?}",
+            text.lock().unwrap(),
+            other.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn reembed_moves_the_store_to_a_new_embedder() {
+    let Some(minilm) = std::env::var_os("JAMEY_TEST_MINILM_DIR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "JAMEY_TEST_MINILM_DIR must be set in CI (scripts/test.sh sets it)"
+        );
+        eprintln!("skipping: JAMEY_TEST_MINILM_DIR is not set (run scripts/test.sh)");
+        return;
+    };
+    let minilm = minilm.to_string_lossy().into_owned();
+    let home = Home::running();
+    for text in [
+        "Anna is allergic to peanuts",
+        "The boiler was serviced in October",
+        "Marek recommends the Okonkwo bakery",
+    ] {
+        succeeds(home.jamey(&["memory", "add", text]));
+    }
+    // With nothing to change, reembed says so; while the runtime runs, it refuses.
+    let err = fails_with(home.jamey(&["memory", "reembed"]), 1);
+    assert!(err.contains("jamey stop"), "{err}");
+    let home = home.stop();
+    let same = json(home.jamey(&["memory", "reembed", "--json"]));
+    assert_eq!(same["reembedded"], 0);
+
+    // Another embedder: the runtime refuses the store, and says what to do.
+    let home = home.with_env("JAMEY_EMBEDDING_MODEL_DIR", &minilm);
+    let err = fails_with(home.jamey(&["start", "--json"]), 1);
+    assert!(err.contains("jamey memory reembed"), "{err}");
+    let report = json(home.jamey(&["memory", "reembed", "--json"]));
+    assert_eq!(report["reembedded"], 3, "{report}");
+    assert_eq!(report["to"]["dimensions"], 384);
+    assert!(report["from"]["model"].is_string(), "{report}");
+    assert_ne!(report["from"], report["to"]);
+
+    let home = home.start();
+    let found = json(home.jamey(&[
+        "memory",
+        "search",
+        "what can my sister not eat?",
+        "--mode",
+        "vector",
+        "--limit",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(
+        found["results"][0]["memory"]["content"],
+        "Anna is allergic to peanuts"
+    );
 }

@@ -25,6 +25,7 @@ use jamey_core::embedding::{
 use jamey_core::home::JameyHome;
 use jamey_core::memory::{
     EmbeddedMemoryStore, EmbeddedStoreConfig, MemoryLimits, PgMemoryStore, PgStoreConfig,
+    ReembedProgress, ReembedReport,
 };
 use jamey_core::secrets::{Secret, SecretManager, SecretManagerOptions, SecretStore};
 use jamey_core::{Memories, MemoryStore};
@@ -133,6 +134,37 @@ pub async fn open_store(
         }
     };
     Ok(stores)
+}
+
+/// `jamey-runtime reembed`: gives every memory a vector from the configured embedder, so that a
+/// store embedded with another model opens again. The runtime must not be serving the store.
+pub async fn reembed(
+    env: &Environment,
+    progress: &mut (dyn FnMut(ReembedProgress) + Send),
+) -> anyhow::Result<ReembedReport> {
+    let (config, _raw) = Config::load(&env.home.config_file(), &env.vars, env.terminal)?;
+    let secrets = open_secrets(env)?;
+    let embedder_config = config.clone();
+    let embedder =
+        tokio::task::spawn_blocking(move || open_embedder(&embedder_config, &secrets)).await??;
+    match &config.database.url {
+        Some(url) => {
+            let mut pg = PgStoreConfig::new(url.clone());
+            pg.pool_size = 1;
+            PgMemoryStore::reembed(&pg, embedder, progress)
+                .await
+                .with_context(|| format!("database {}", jamey_core::memory::redact_url(url)))
+        }
+        None => {
+            let dir = env.home.embedded_store_dir();
+            let embedded = EmbeddedStoreConfig::new(&dir);
+            // The progress callback is not 'static: run on this thread, which may block.
+            tokio::task::block_in_place(|| {
+                EmbeddedMemoryStore::reembed(&embedded, embedder.as_ref(), progress)
+            })
+            .with_context(|| format!("embedded store in {}", dir.display()))
+        }
+    }
 }
 
 /// Builds the shared state from a validated configuration.

@@ -9,6 +9,7 @@
 //! One process at a time uses a store's directory (see `EmbeddedMemoryStore::open`).
 
 mod quantized;
+mod reembed;
 mod rows;
 mod scan;
 mod schema;

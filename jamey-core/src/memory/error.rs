@@ -28,8 +28,8 @@ pub enum StoreError {
     /// The stored vectors come from another embedding model than the configured one.
     #[error(
         "this memory store was embedded with {stored}, but the configured embedder is {configured}. \
-         Vectors from different models cannot be compared: configure {stored} again, or start with an \
-         empty store (new JAMEY_HOME or database) and re-add the memories so they are embedded with {configured}"
+         Vectors from different models cannot be compared: run `jamey memory reembed` (with the runtime \
+         stopped) to embed every memory again with {configured}, or configure {stored} again"
     )]
     EmbedderMismatch { stored: String, configured: String },
     /// Embedding the text failed.

@@ -7,6 +7,7 @@ mod error;
 pub mod fusion;
 pub mod keyword;
 mod postgres;
+pub mod reembed;
 mod service;
 mod validate;
 
@@ -14,6 +15,7 @@ pub use cursor::Cursor;
 pub use embedded::{EmbeddedMemoryStore, EmbeddedStoreConfig};
 pub use error::StoreError;
 pub use postgres::{redact_url, HnswParams, PgMemoryStore, PgStoreConfig};
+pub use reembed::{ReembedProgress, ReembedReport};
 pub use service::{Memories, DEFAULT_SEARCH_LIMIT, MAX_PAGE_LIMIT, MAX_SEARCH_LIMIT};
 pub use validate::MemoryLimits;
 

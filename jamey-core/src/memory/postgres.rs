@@ -19,6 +19,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+mod reembed;
+
 mod embedded_migrations {
     refinery::embed_migrations!("../migrations");
 }
@@ -125,21 +127,7 @@ impl PgMemoryStore {
         config: &PgStoreConfig,
         identity: &EmbedderIdentity,
     ) -> Result<Self, StoreError> {
-        let mut pg: tokio_postgres::Config = config.url.parse().map_err(|e| {
-            StoreError::Postgres(format!(
-                "invalid database URL {}: {e}",
-                redact_url(&config.url)
-            ))
-        })?;
-        // Iterative scans make HNSW keep searching until a filtered query has its rows
-        // (pgvector >= 0.8); relaxed order is re-sorted by exact distance below.
-        pg.options(format!(
-            "-c hnsw.ef_search={} -c hnsw.iterative_scan=relaxed_order",
-            config.hnsw.ef_search
-        ));
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(std::time::Duration::from_secs(5));
-        }
+        let pg = pg_config(config)?;
         migrate(&pg, identity, config.hnsw).await?;
         let manager = Manager::from_config(
             pg,
@@ -337,6 +325,26 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// The connection settings for `config`, with the session options every connection needs.
+fn pg_config(config: &PgStoreConfig) -> Result<tokio_postgres::Config, StoreError> {
+    let mut pg: tokio_postgres::Config = config.url.parse().map_err(|e| {
+        StoreError::Postgres(format!(
+            "invalid database URL {}: {e}",
+            redact_url(&config.url)
+        ))
+    })?;
+    // Iterative scans make HNSW keep searching until a filtered query has its rows
+    // (pgvector >= 0.8); relaxed order is re-sorted by exact distance below.
+    pg.options(format!(
+        "-c hnsw.ef_search={} -c hnsw.iterative_scan=relaxed_order",
+        config.hnsw.ef_search
+    ));
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(std::time::Duration::from_secs(5));
+    }
+    Ok(pg)
+}
+
 async fn migrate(
     pg: &tokio_postgres::Config,
     identity: &EmbedderIdentity,
@@ -363,6 +371,39 @@ async fn migrate_locked(
     identity: &EmbedderIdentity,
     hnsw: HnswParams,
 ) -> Result<(), StoreError> {
+    apply_migrations(client).await?;
+    match stored_identity(client, "embedder").await? {
+        Some(stored) if &stored == identity => {
+            // An unfinished re-embedding is dropped: writes from now on would make it stale.
+            if stored_identity(client, "reembed_target").await?.is_some() {
+                client
+                    .batch_execute(
+                        "ALTER TABLE memories DROP COLUMN IF EXISTS embedding_next; \
+                     DELETE FROM jamey_store_meta WHERE key = 'reembed_target';",
+                    )
+                    .await?;
+            }
+        }
+        Some(stored) => {
+            return Err(StoreError::EmbedderMismatch {
+                stored: stored.to_string(),
+                configured: identity.to_string(),
+            });
+        }
+        None => {
+            // The first embedder fixes the column's dimension; HNSW needs one.
+            let tx = client.transaction().await?;
+            set_vector_column(&tx, identity.dimensions, hnsw).await?;
+            record_identity(&tx, "embedder", identity).await?;
+            tx.commit().await?;
+            tracing::info!(embedder = %identity, "memory store initialised");
+        }
+    }
+    Ok(())
+}
+
+/// Applies the SQL migrations in `migrations/` that the database has not seen yet.
+async fn apply_migrations(client: &mut tokio_postgres::Client) -> Result<(), StoreError> {
     let report = embedded_migrations::migrations::runner()
         .run_async(client)
         .await
@@ -370,52 +411,63 @@ async fn migrate_locked(
     for applied in report.applied_migrations() {
         tracing::info!(migration = %applied, "applied migration");
     }
-    let stored = client
-        .query_opt(
-            "SELECT value FROM jamey_store_meta WHERE key = 'embedder'",
-            &[],
+    Ok(())
+}
+
+/// Gives the `embedding` column `dims` dimensions and (re)creates its HNSW index.
+async fn set_vector_column(
+    tx: &tokio_postgres::Transaction<'_>,
+    dims: usize,
+    hnsw: HnswParams,
+) -> Result<(), StoreError> {
+    if dims == 0 || dims > 16_000 {
+        return Err(StoreError::Migration(format!(
+            "unsupported embedding dimension {dims}"
+        )));
+    }
+    tx.batch_execute(&format!(
+        "DROP INDEX IF EXISTS memories_embedding_hnsw_idx; \
+         ALTER TABLE memories ALTER COLUMN embedding TYPE vector({dims}); \
+         CREATE INDEX memories_embedding_hnsw_idx ON memories \
+           USING hnsw (embedding vector_cosine_ops) WITH (m = {}, ef_construction = {});",
+        hnsw.m, hnsw.ef_construction
+    ))
+    .await?;
+    Ok(())
+}
+
+/// An embedder identity kept in `jamey_store_meta` under `key`.
+async fn stored_identity(
+    client: &impl tokio_postgres::GenericClient,
+    key: &str,
+) -> Result<Option<EmbedderIdentity>, StoreError> {
+    let row = client
+        .query_opt("SELECT value FROM jamey_store_meta WHERE key = $1", &[&key])
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let value: String = row.try_get(0)?;
+    serde_json::from_str(&value)
+        .map(Some)
+        .map_err(|e| StoreError::Migration(format!("unreadable {key} record {value:?}: {e}")))
+}
+
+/// Records (or replaces) an embedder identity under `key`.
+async fn record_identity(
+    client: &impl tokio_postgres::GenericClient,
+    key: &str,
+    identity: &EmbedderIdentity,
+) -> Result<(), StoreError> {
+    let value =
+        serde_json::to_string(identity).map_err(|e| StoreError::Migration(e.to_string()))?;
+    client
+        .execute(
+            "INSERT INTO jamey_store_meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&key, &value],
         )
         .await?;
-    match stored {
-        Some(row) => {
-            let value: String = row.try_get(0)?;
-            let stored: EmbedderIdentity = serde_json::from_str(&value).map_err(|e| {
-                StoreError::Migration(format!("unreadable embedder record {value:?}: {e}"))
-            })?;
-            if &stored != identity {
-                return Err(StoreError::EmbedderMismatch {
-                    stored: stored.to_string(),
-                    configured: identity.to_string(),
-                });
-            }
-        }
-        None => {
-            // The first embedder fixes the column's dimension; HNSW needs one.
-            let dims = identity.dimensions;
-            if dims == 0 || dims > 16_000 {
-                return Err(StoreError::Migration(format!(
-                    "unsupported embedding dimension {dims}"
-                )));
-            }
-            let value = serde_json::to_string(identity)
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
-            let tx = client.transaction().await?;
-            tx.batch_execute(&format!(
-                "ALTER TABLE memories ALTER COLUMN embedding TYPE vector({dims}); \
-                 CREATE INDEX IF NOT EXISTS memories_embedding_hnsw_idx ON memories \
-                   USING hnsw (embedding vector_cosine_ops) WITH (m = {}, ef_construction = {});",
-                hnsw.m, hnsw.ef_construction
-            ))
-            .await?;
-            tx.execute(
-                "INSERT INTO jamey_store_meta (key, value) VALUES ('embedder', $1)",
-                &[&value],
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(embedder = %identity, "memory store initialised");
-        }
-    }
     Ok(())
 }
 

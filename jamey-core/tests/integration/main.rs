@@ -10,6 +10,7 @@ mod cache_tiers;
 mod conversations;
 mod memories_service;
 mod redis_support;
+mod reembed;
 mod store_behaviour;
 mod store_postgres;
 mod support;
