@@ -237,7 +237,7 @@ async fn types_a_message_and_sees_the_streamed_reply() {
 
     // The model's answer, streamed in pieces with pauses so the screen can be caught mid-answer.
     let server = ScriptedServer::start().await.unwrap();
-    let pause = Duration::from_millis(400);
+    let pause = Duration::from_millis(1500);
     server.push(
         StreamScript::new(MODEL)
             .processing_comment()
