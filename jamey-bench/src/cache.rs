@@ -138,6 +138,9 @@ pub(crate) fn run(args: CacheArgs) -> anyhow::Result<()> {
                     if started.elapsed() > Duration::from_secs(5) {
                         return None;
                     }
+                    // Poll, don't spin: on two cores a busy watcher would starve the very
+                    // subscriber task whose latency is being measured.
+                    std::thread::sleep(Duration::from_micros(20));
                 }
             })
         };
