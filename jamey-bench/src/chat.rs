@@ -139,7 +139,6 @@ async fn drive(
         }
     }
     let warm_requests = server.request_count();
-    let warm_streams = server.sent_streams().len();
 
     // Sequential turns: overhead before and after the model, and relay per chunk.
     let (mut before, mut after, mut overhead) =
@@ -162,7 +161,7 @@ async fn drive(
         }
         let index = warm_requests + i;
         if !server
-            .wait_for_sent_streams(warm_streams + i + 1, Duration::from_secs(5))
+            .wait_for_sent_streams(index + 1, Duration::from_secs(5))
             .await
         {
             bail!("the model server did not log the stream of turn {i}");
@@ -374,7 +373,10 @@ async fn chat_turn(http: &reqwest::Client, base: &str, message: &str) -> anyhow:
 
 /// The end (past the blank line) of the first complete SSE event in `buffer`.
 fn find_event_end(buffer: &[u8]) -> Option<usize> {
-    buffer.windows(2).position(|w| w == b"\n\n").map(|at| at + 2)
+    buffer
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|at| at + 2)
 }
 
 fn event_name(event: &[u8]) -> Option<&str> {

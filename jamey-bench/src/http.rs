@@ -130,10 +130,13 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
         .await
         .context("runtime not ready")?;
     let version = ready.version();
-    let info: SystemInfo = expect(http.get(format!("{base}/v1/system/info")).send().await?, 200)
-        .await?
-        .json()
-        .await?;
+    let info: SystemInfo = expect(
+        http.get(format!("{base}/v1/system/info")).send().await?,
+        200,
+    )
+    .await?
+    .json()
+    .await?;
     eprintln!(
         "runtime {} on {} ({}), embedder {}, {version:?}",
         info.runtime.version, info.runtime.store, base, info.runtime.embedder
@@ -170,7 +173,11 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
             .iter()
             .map(|t| serde_json::json!({"content": t}))
             .collect();
-        let (client, url, sink) = (client.clone(), format!("{b}/v1/memories/batch"), sink.clone());
+        let (client, url, sink) = (
+            client.clone(),
+            format!("{b}/v1/memories/batch"),
+            sink.clone(),
+        );
         async move {
             let response = client
                 .post(url)
@@ -178,7 +185,9 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
                 .send()
                 .await?;
             let body: serde_json::Value = expect(response, 201).await?.json().await?;
-            let ids = body["ids"].as_array().context("no ids in the batch reply")?;
+            let ids = body["ids"]
+                .as_array()
+                .context("no ids in the batch reply")?;
             if let Ok(mut sink) = sink.lock() {
                 sink.extend(ids.iter().filter_map(|id| id.as_str().map(str::to_string)));
             }
@@ -208,7 +217,10 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
             .map_err(anyhow::Error::from)
     };
     let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
-    drive(500, args.concurrency, move |_| get(client.clone(), url.clone())).await?;
+    drive(500, args.concurrency, move |_| {
+        get(client.clone(), url.clone())
+    })
+    .await?;
     let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
     let (get_hot_rps, get_hot) = drive(args.requests, args.concurrency, move |_| {
         get(client.clone(), url.clone())

@@ -123,7 +123,11 @@ fn spawn(args: &StartupArgs) -> anyhow::Result<Child> {
         .with_context(|| format!("starting {}", args.runtime.display()))
 }
 
-pub(crate) async fn wait_ready(http: &reqwest::Client, base: &str, child: &mut Child) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(
+    http: &reqwest::Client,
+    base: &str,
+    child: &mut Child,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Ok(response) = http.get(format!("{base}/ready")).send().await {

@@ -319,14 +319,11 @@ impl HybridCache {
     pub async fn stored_batch(&self, memories: &[Memory]) {
         let inner = &self.inner;
         for memory in memories {
-            inner.memories.insert(
-                memory.id,
-                Arc::new(memory.clone()),
-                memory_bytes(memory),
-            );
+            inner
+                .memories
+                .insert(memory.id, Arc::new(memory.clone()), memory_bytes(memory));
         }
-        let invalidation =
-            inner.searches_changed(memories.iter().map(|m| m.session_id.as_deref()));
+        let invalidation = inner.searches_changed(memories.iter().map(|m| m.session_id.as_deref()));
         let entries = inner.shared.as_ref().map_or_else(Vec::new, |shared| {
             memories
                 .iter()
@@ -341,11 +338,9 @@ impl HybridCache {
         let inner = &self.inner;
         inner.ids.bump(&memory.id);
         let reads = inner.memories.remove(&memory.id).unwrap_or(0);
-        inner.memories.insert(
-            memory.id,
-            Arc::new(memory.clone()),
-            memory_bytes(memory),
-        );
+        inner
+            .memories
+            .insert(memory.id, Arc::new(memory.clone()), memory_bytes(memory));
         let mut invalidation =
             inner.searches_changed(std::iter::once(memory.session_id.as_deref()));
         invalidation.ids.push(memory.id);
@@ -497,7 +492,12 @@ impl Inner {
                 }
             }
             Dispatch::Batched => {
-                if shared.tier.set_and_publish(entries, ttl, None).await.is_err() {
+                if shared
+                    .tier
+                    .set_and_publish(entries, ttl, None)
+                    .await
+                    .is_err()
+                {
                     shared.remember_repair(invalidation.clone());
                 }
                 if shared.outbox.add(invalidation) {

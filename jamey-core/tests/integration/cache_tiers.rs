@@ -60,14 +60,20 @@ async fn reads_go_l1_then_l2_then_the_store_and_writes_go_through() {
         .unwrap();
     let key = format!("{prefix}:m:{}", uncached.id);
     assert!(redis_get(&url, &key).await.is_none());
-    assert_eq!(b.get(uncached.id).await.unwrap().as_deref(), Some(&uncached));
+    assert_eq!(
+        b.get(uncached.id).await.unwrap().as_deref(),
+        Some(&uncached)
+    );
     let s = cache_b.stats();
     assert_eq!((s.l1_misses, s.l2_misses), (2, 1));
     assert!(
         redis_get(&url, &key).await.is_some(),
         "the store read filled L2"
     );
-    assert_eq!(b.get(uncached.id).await.unwrap().as_deref(), Some(&uncached));
+    assert_eq!(
+        b.get(uncached.id).await.unwrap().as_deref(),
+        Some(&uncached)
+    );
     assert_eq!(cache_b.stats().l1_hits, 2, "and L1");
 
     // Update and delete reach Redis: the new value, then a tombstone that reads as absent.
@@ -106,7 +112,10 @@ async fn in_process_only_without_redis() {
         .await
         .unwrap();
     for _ in 0..3 {
-        assert_eq!(memories.get(memory.id).await.unwrap().as_deref(), Some(&memory));
+        assert_eq!(
+            memories.get(memory.id).await.unwrap().as_deref(),
+            Some(&memory)
+        );
     }
     let s = cache.stats();
     assert_eq!(
@@ -114,7 +123,10 @@ async fn in_process_only_without_redis() {
         (3, 0, 0, 0)
     );
     cache.clear_local();
-    assert_eq!(memories.get(memory.id).await.unwrap().as_deref(), Some(&memory));
+    assert_eq!(
+        memories.get(memory.id).await.unwrap().as_deref(),
+        Some(&memory)
+    );
     let s = cache.stats();
     assert_eq!((s.l1_misses, s.l2_misses), (1, 0), "no L2 to ask");
     assert!((s.hit_rate() - 0.75).abs() < 1e-9);
