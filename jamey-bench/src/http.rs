@@ -1,10 +1,16 @@
 //! `jamey-bench http`: drives a running runtime over keep-alive mTLS connections with the owner's
-//! certificate from JAMEY_HOME, and reports requests/s and latency per kind of request.
+//! certificate from JAMEY_HOME, and reports requests/s and latency per kind of request: cached
+//! and uncached GETs, single and batched writes, searches. `--preload` fills the runtime's
+//! PostgreSQL directly first, so a 100k store is reached without embedding 100k texts.
 
 use crate::stats::{round, Latencies};
 use crate::synthetic::Corpus;
 use anyhow::{bail, Context};
+use jamey_core::embedding::EmbedderIdentity;
 use jamey_core::home::JameyHome;
+use jamey_core::memory::{MemoryRecord, PgMemoryStore, PgStoreConfig};
+use jamey_core::MemoryStore;
+use jamey_protocol::{MemoryId, SystemInfo};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
@@ -19,13 +25,25 @@ pub(crate) struct HttpArgs {
     /// The JAMEY_HOME whose tls/ holds the CA and the owner's client certificate.
     #[arg(long, env = "JAMEY_HOME")]
     home: PathBuf,
-    /// Memories to create before measuring (through the batch route, embedded by the runtime).
-    #[arg(long, default_value_t = 10_000)]
+    /// Memories to create through the batch route (embedded by the runtime); their rate is the
+    /// batched-write figure.
+    #[arg(long, default_value_t = 2_000)]
     memories: usize,
+    /// Memories per batch request.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Memories inserted straight into the runtime's PostgreSQL (synthetic vectors, the model is
+    /// not what is timed) before measuring, to reach a large store quickly. The runtime's cache
+    /// has never seen them, so reading each once measures uncached GETs.
+    #[arg(long, default_value_t = 0)]
+    preload: usize,
+    /// The runtime's database, needed for --preload.
+    #[arg(long, env = "JAMEY_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
     /// Requests per measurement.
     #[arg(long, default_value_t = 5_000)]
     requests: usize,
-    /// Concurrent connections.
+    /// Concurrent requests in flight.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
 }
@@ -37,7 +55,7 @@ pub(crate) fn run(args: HttpArgs) -> anyhow::Result<()> {
     runtime.block_on(measure(args))
 }
 
-fn client(home: &JameyHome) -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client(home: &JameyHome) -> anyhow::Result<reqwest::Client> {
     let read = |path: PathBuf| {
         std::fs::read(&path)
             .with_context(|| format!("reading {} (run `jamey init`)", path.display()))
@@ -102,86 +120,160 @@ async fn expect(response: reqwest::Response, status: u16) -> anyhow::Result<reqw
 }
 
 async fn measure(args: HttpArgs) -> anyhow::Result<()> {
+    if args.requests == 0 || args.batch == 0 {
+        bail!("--requests and --batch must be at least 1");
+    }
     let home = JameyHome::new(&args.home);
     let http = client(&home)?;
     let base = args.url.trim_end_matches('/').to_string();
-    expect(http.get(format!("{base}/ready")).send().await?, 200)
+    let ready = expect(http.get(format!("{base}/ready")).send().await?, 200)
         .await
         .context("runtime not ready")?;
-
+    let version = ready.version();
+    let info: SystemInfo = expect(
+        http.get(format!("{base}/v1/system/info")).send().await?,
+        200,
+    )
+    .await?
+    .json()
+    .await?;
     eprintln!(
-        "creating {} memories through {base}/v1/memories/batch…",
-        args.memories
+        "runtime {} on {} ({}), embedder {}, {version:?}",
+        info.runtime.version, info.runtime.store, base, info.runtime.embedder
+    );
+
+    let (preloaded, total) = match args.preload {
+        0 => (Vec::new(), None),
+        n => {
+            let url = args
+                .database_url
+                .clone()
+                .context("--preload needs --database-url (or JAMEY_BENCH_DATABASE_URL)")?;
+            let (ids, total) = preload(&url, &info.runtime.embedder, n).await?;
+            (ids, Some(total))
+        }
+    };
+
+    // Batched writes through the runtime: validation, embedding, one transaction, write-through.
+    eprintln!(
+        "creating {} memories through {base}/v1/memories/batch ({} per request)…",
+        args.memories, args.batch
     );
     let mut corpus = Corpus::new(8, 8, 3);
-    let mut ids: Vec<String> = Vec::with_capacity(args.memories);
-    let texts: Vec<String> = (0..args.memories).map(|i| corpus.text(i)).collect();
-    for chunk in texts.chunks(500) {
-        let items: Vec<_> = chunk
+    let texts: Vec<String> = (0..args.memories.max(1))
+        .map(|i| corpus.text(1_000_000 + i))
+        .collect();
+    let batches: Arc<Vec<Vec<String>>> =
+        Arc::new(texts.chunks(args.batch).map(<[String]>::to_vec).collect());
+    let created = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let started = Instant::now();
+    let (client, b, all, sink) = (http.clone(), base.clone(), batches.clone(), created.clone());
+    let (_, batch_latency) = drive(batches.len(), 2, move |i| {
+        let items: Vec<_> = all[i]
             .iter()
             .map(|t| serde_json::json!({"content": t}))
             .collect();
-        let response = expect(
-            http.post(format!("{base}/v1/memories/batch"))
+        let (client, url, sink) = (
+            client.clone(),
+            format!("{b}/v1/memories/batch"),
+            sink.clone(),
+        );
+        async move {
+            let response = client
+                .post(url)
                 .json(&serde_json::json!({"items": items}))
                 .send()
-                .await?,
-            201,
-        )
-        .await?;
-        let body: serde_json::Value = response.json().await?;
-        for id in body["ids"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            ids.push(id.as_str().unwrap_or_default().to_string());
+                .await?;
+            let body: serde_json::Value = expect(response, 201).await?.json().await?;
+            let ids = body["ids"]
+                .as_array()
+                .context("no ids in the batch reply")?;
+            if let Ok(mut sink) = sink.lock() {
+                sink.extend(ids.iter().filter_map(|id| id.as_str().map(str::to_string)));
+            }
+            anyhow::Ok(())
         }
+    })
+    .await?;
+    let batch_rate = texts.len() as f64 / started.elapsed().as_secs_f64();
+    let ids = created.lock().map(|ids| ids.clone()).unwrap_or_default();
+    if ids.len() != texts.len() {
+        bail!("{} memories sent, {} ids returned", texts.len(), ids.len());
     }
-    if ids.is_empty() {
-        bail!("no memories were created");
-    }
-    let ids = Arc::new(ids);
+    eprintln!(
+        "batched writes: {batch_rate:.0} memories/s, p99 {:.1} ms per request of {}",
+        batch_latency.percentile_ms(99.0),
+        args.batch
+    );
 
+    // Cached GET: one memory, read over and over (after a warm-up).
     let hot = ids[0].clone();
-    let (client, b) = (http.clone(), base.clone());
+    let get = |client: reqwest::Client, url: String| async move {
+        expect(client.get(url).send().await?, 200)
+            .await?
+            .bytes()
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+    };
+    let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
+    drive(500, args.concurrency, move |_| {
+        get(client.clone(), url.clone())
+    })
+    .await?;
+    let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
     let (get_hot_rps, get_hot) = drive(args.requests, args.concurrency, move |_| {
-        let (client, url) = (client.clone(), format!("{b}/v1/memories/{hot}"));
-        async move {
-            expect(client.get(url).send().await?, 200)
-                .await?
-                .bytes()
-                .await
-                .map(|_| ())
-                .map_err(Into::into)
-        }
+        get(client.clone(), url.clone())
     })
     .await?;
+    eprintln!(
+        "GET cached: {get_hot_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+        get_hot.percentile_ms(50.0),
+        get_hot.percentile_ms(99.0)
+    );
 
-    let (client, b, all) = (http.clone(), base.clone(), ids.clone());
-    let (_, get_cold) = drive(args.requests, args.concurrency, move |i| {
-        let id = &all[StdRng::seed_from_u64(i as u64).random_range(0..all.len())];
-        let (client, url) = (client.clone(), format!("{b}/v1/memories/{id}"));
-        async move {
-            expect(client.get(url).send().await?, 200)
-                .await?
-                .bytes()
-                .await
-                .map(|_| ())
-                .map_err(Into::into)
+    // Uncached GET: each preloaded memory read once (L1 miss, L2 miss, the store, fill).
+    let cold = if preloaded.is_empty() {
+        eprintln!("GET uncached: skipped (needs --preload; batch-created memories are cached)");
+        None
+    } else {
+        let count = args.requests.min(preloaded.len());
+        let mut order: Vec<usize> = (0..preloaded.len()).collect();
+        let mut rng = StdRng::seed_from_u64(11);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.random_range(0..=i));
         }
-    })
-    .await?;
+        let picks: Arc<Vec<MemoryId>> =
+            Arc::new(order[..count].iter().map(|&i| preloaded[i]).collect());
+        let (client, b) = (http.clone(), base.clone());
+        let (rps, latencies) = drive(count, args.concurrency, move |i| {
+            get(client.clone(), format!("{b}/v1/memories/{}", picks[i]))
+        })
+        .await?;
+        eprintln!(
+            "GET uncached: {rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms over {count} distinct memories",
+            latencies.percentile_ms(50.0),
+            latencies.percentile_ms(99.0)
+        );
+        Some(latencies)
+    };
 
+    // Single writes.
     let writes = (args.requests / 5).max(1);
     let (client, b) = (http.clone(), base.clone());
-    let (_, creates) = drive(writes, args.concurrency, move |i| {
+    let (create_rps, creates) = drive(writes, args.concurrency, move |i| {
         let (client, url) = (client.clone(), format!("{b}/v1/memories"));
         let body = serde_json::json!({"content": format!("benchmark note {i}: call the plumber about the kitchen tap")});
         async move { expect(client.post(url).json(&body).send().await?, 201).await.map(|_| ()) }
     })
     .await?;
+    eprintln!(
+        "POST single: {create_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+        creates.percentile_ms(50.0),
+        creates.percentile_ms(99.0)
+    );
 
+    // Searches, every query new (no cached result): embed the query, hybrid search, rank.
     let (client, b) = (http.clone(), base.clone());
     let (search_rps, searches) = drive(writes, args.concurrency, move |i| {
         let (client, url) = (client.clone(), format!("{b}/v1/memories/search"));
@@ -189,22 +281,84 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
         async move { expect(client.post(url).json(&body).send().await?, 200).await?.bytes().await.map(|_| ()).map_err(Into::into) }
     })
     .await?;
-
     eprintln!(
-        "GET hot {:.0} req/s p99 {:.3} ms | GET cold p99 {:.3} ms | create p99 {:.3} ms | search {:.0} req/s p99 {:.3} ms ({} connections)",
-        get_hot_rps, get_hot.percentile_ms(99.0), get_cold.percentile_ms(99.0), creates.percentile_ms(99.0),
-        search_rps, searches.percentile_ms(99.0), args.concurrency
+        "search (uncached): {search_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+        searches.percentile_ms(50.0),
+        searches.percentile_ms(99.0)
     );
+
+    let opt = |l: &Option<Latencies>, p: f64| l.as_ref().map(|l| round(l.percentile_ms(p), 3));
     println!(
         "{}",
         serde_json::json!({
+            "store": info.runtime.store,
+            "memories_in_store": total,
+            "http_version": format!("{version:?}"),
+            "concurrency": args.concurrency,
             "get_hot_rps": round(get_hot_rps, 1),
+            "get_hot_p50_ms": round(get_hot.percentile_ms(50.0), 3),
             "get_hot_p99_ms": round(get_hot.percentile_ms(99.0), 3),
-            "get_cold_p99_ms": round(get_cold.percentile_ms(99.0), 3),
+            "get_cold_p50_ms": opt(&cold, 50.0),
+            "get_cold_p99_ms": opt(&cold, 99.0),
+            "create_p50_ms": round(creates.percentile_ms(50.0), 3),
             "create_p99_ms": round(creates.percentile_ms(99.0), 3),
+            "batch_memories_per_s": round(batch_rate, 1),
+            "search_p50_ms": round(searches.percentile_ms(50.0), 3),
             "search_p99_ms": round(searches.percentile_ms(99.0), 3),
             "search_rps": round(search_rps, 1),
         })
     );
     Ok(())
+}
+
+/// Inserts `count` synthetic memories into the runtime's database under the runtime's embedder
+/// identity (`embedder` as `/v1/system/info` shows it: "model (N dimensions)"); returns their
+/// ids and how many memories the store then holds.
+pub(crate) async fn preload(
+    url: &str,
+    embedder: &str,
+    count: usize,
+) -> anyhow::Result<(Vec<MemoryId>, u64)> {
+    let identity = parse_identity(embedder)
+        .with_context(|| format!("cannot read the embedder identity from {embedder:?}"))?;
+    let store = PgMemoryStore::connect(&PgStoreConfig::new(url), &identity)
+        .await
+        .context("opening the runtime's database for --preload")?;
+    eprintln!(
+        "preloading {count} memories ({} dims) into PostgreSQL…",
+        identity.dimensions
+    );
+    let started = Instant::now();
+    let mut corpus = Corpus::new(identity.dimensions, (count / 100).clamp(8, 1_000), 5);
+    let mut ids = Vec::with_capacity(count);
+    for chunk_start in (0..count).step_by(1_000) {
+        let records: Vec<MemoryRecord> = (chunk_start..(chunk_start + 1_000).min(count))
+            .map(|i| MemoryRecord {
+                content: corpus.text(i),
+                kind: "note".into(),
+                tags: vec![format!("t{}", i % 20)],
+                metadata: serde_json::json!({"i": i}),
+                session_id: None,
+                importance: 0.5,
+                embedding: corpus.vector(),
+            })
+            .collect();
+        ids.extend(store.insert_batch(records).await?.into_iter().map(|m| m.id));
+    }
+    let total = store.count().await?;
+    eprintln!(
+        "preloaded {count} in {:.1} s; the store holds {total}",
+        started.elapsed().as_secs_f64()
+    );
+    Ok((ids, total))
+}
+
+/// "model (384 dimensions)" -> the identity.
+fn parse_identity(text: &str) -> Option<EmbedderIdentity> {
+    let (model, rest) = text.rsplit_once(" (")?;
+    let dimensions = rest.strip_suffix(" dimensions)")?.parse().ok()?;
+    Some(EmbedderIdentity {
+        model: model.to_string(),
+        dimensions,
+    })
 }

@@ -2,10 +2,12 @@
 //! subcommand ends with one JSON line so scripts and CI can read the result.
 
 mod cache;
+mod chat;
 mod embed;
 mod http;
 mod llm;
 mod quality;
+mod startup;
 mod stats;
 mod store;
 mod synthetic;
@@ -31,12 +33,17 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// Requests/s and latency of a running runtime over mTLS (GET, create, search).
     Http(http::HttpArgs),
+    /// Start-to-ready time and idle resident memory of the runtime binary.
+    Startup(startup::StartupArgs),
     /// Recall@1 and recall@5 of each search mode on question sets (paraphrases and rare names).
     Quality(quality::QualityArgs),
     /// L1 and L2 hit latency and cross-instance invalidation latency of the hybrid cache.
     Cache(cache::CacheArgs),
     /// Per-chunk relay latency and concurrent streams of the LLM client (scripted server).
     Llm(llm::LlmArgs),
+    /// Turn overhead, relay per chunk and concurrent streamed chats of a real runtime in front
+    /// of a scripted model server.
+    Chat(chat::ChatArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,8 +52,10 @@ fn main() -> anyhow::Result<()> {
         Command::Store(args) => store::run(args),
         Command::Embed(args) => embed::run(args),
         Command::Http(args) => http::run(args),
+        Command::Startup(args) => startup::run(args),
         Command::Quality(args) => quality::run(args),
         Command::Cache(args) => cache::run(args),
         Command::Llm(args) => llm::run(args),
+        Command::Chat(args) => chat::run(args),
     }
 }

@@ -147,10 +147,10 @@ async fn measure(args: StoreArgs) -> anyhow::Result<()> {
                         embedding: vectors[i].clone(),
                     })
                     .collect();
-                let new_ids = store.insert_batch(records).await?;
+                let stored = store.insert_batch(records).await?;
                 if let Ok(mut all) = ids.lock() {
-                    for (slot, id) in batch.iter().zip(new_ids) {
-                        all[*slot] = id;
+                    for (slot, memory) in batch.iter().zip(stored) {
+                        all[*slot] = memory.id;
                     }
                 }
             }

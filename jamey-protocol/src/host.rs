@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /v1/system/info`: the host, its operating system and load, and the runtime's versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SystemInfo {
     pub hostname: Option<String>,
     pub os: OsInfo,
@@ -17,6 +18,7 @@ pub struct SystemInfo {
 
 /// The operating system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OsInfo {
     /// e.g. "Debian GNU/Linux".
     pub name: Option<String>,
@@ -29,6 +31,7 @@ pub struct OsInfo {
 
 /// The processors and how busy they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CpuInfo {
     /// Logical processors.
     pub logical_cores: usize,
@@ -43,6 +46,7 @@ pub struct CpuInfo {
 
 /// Memory and swap in bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryUsage {
     pub total_bytes: u64,
     pub used_bytes: u64,
@@ -53,6 +57,7 @@ pub struct MemoryUsage {
 
 /// The runtime process itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuntimeInfo {
     pub version: String,
     pub pid: u32,
@@ -67,12 +72,14 @@ pub struct RuntimeInfo {
 
 /// `GET /v1/processes`: every process the runtime can see, busiest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessList {
     pub processes: Vec<ProcessInfo>,
 }
 
 /// One process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessInfo {
     pub pid: u32,
     pub parent_pid: Option<u32>,
@@ -91,6 +98,7 @@ pub struct ProcessInfo {
 
 /// `POST /v1/processes/{pid}/kill` response: the process was sent SIGTERM.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KilledProcess {
     pub pid: u32,
     pub name: String,

@@ -56,7 +56,8 @@ pub struct CacheStatus {
 /// The result of looking a memory up in the cache.
 #[derive(Debug)]
 pub enum MemoryLookup {
-    Hit(Memory),
+    /// Shared with the cache: a hit costs a reference count, not a copy.
+    Hit(Arc<Memory>),
     /// Not cached: read the store, then hand the result to `HybridCache::fill`.
     Miss(FillTicket),
 }
@@ -82,7 +83,7 @@ pub struct HybridCache {
 }
 
 struct Inner {
-    memories: LocalTier<MemoryId, Memory>,
+    memories: LocalTier<MemoryId, Arc<Memory>>,
     searches: LocalTier<String, Vec<ScoredMemory>>,
     /// Per memory id: bumped by every write, checked before a fill.
     ids: Generations,
@@ -267,10 +268,10 @@ impl HybridCache {
                 match encoding::decode(&bytes) {
                     Ok(Stored::Memory(memory)) if memory.id == id => {
                         CacheStats::bump(&inner.stats.l2_hits);
+                        let memory = Arc::new(memory);
                         if inner.ids.of(&id) == ticket.generation {
-                            inner
-                                .memories
-                                .insert(id, memory.clone(), memory_bytes(&memory));
+                            let bytes = memory_bytes(&memory);
+                            inner.memories.insert(id, memory.clone(), bytes);
                         }
                         return MemoryLookup::Hit(memory);
                     }
@@ -286,7 +287,7 @@ impl HybridCache {
     }
 
     /// Caches what the store returned for a miss, unless a write to that memory came between.
-    pub async fn fill(&self, ticket: FillTicket, memory: &Memory) {
+    pub async fn fill(&self, ticket: FillTicket, memory: &Arc<Memory>) {
         let inner = &self.inner;
         if inner.ids.of(&ticket.id) != ticket.generation {
             return;
@@ -310,30 +311,26 @@ impl HybridCache {
 
     /// A new memory was stored: write it through to both tiers.
     pub async fn stored(&self, memory: &Memory) {
-        let inner = &self.inner;
-        inner
-            .memories
-            .insert(memory.id, memory.clone(), memory_bytes(memory));
-        let invalidation = inner.searches_changed(std::iter::once(memory.session_id.as_deref()));
-        if let Some(shared) = &inner.shared {
-            // A failure leaves nothing stale: no other value can exist for a new id.
-            let _ = shared
-                .tier
-                .set(
-                    shared.memory_key(memory.id),
-                    encoding::encode_memory(memory),
-                    inner.config.times.redis_ttl(),
-                    false,
-                )
-                .await;
-        }
-        inner.dispatch(invalidation, 0).await;
+        self.stored_batch(std::slice::from_ref(memory)).await;
     }
 
-    /// Memories were stored in one batch: search results of their sessions are stale now.
-    pub async fn stored_batch<'a>(&self, sessions: impl Iterator<Item = Option<&'a str>>) {
-        let invalidation = self.inner.searches_changed(sessions);
-        self.inner.dispatch(invalidation, 0).await;
+    /// Memories were stored (one, or a batch): each is written through to both tiers, and the
+    /// search results of their sessions are stale now.
+    pub async fn stored_batch(&self, memories: &[Memory]) {
+        let inner = &self.inner;
+        for memory in memories {
+            inner
+                .memories
+                .insert(memory.id, Arc::new(memory.clone()), memory_bytes(memory));
+        }
+        let invalidation = inner.searches_changed(memories.iter().map(|m| m.session_id.as_deref()));
+        let entries = inner.shared.as_ref().map_or_else(Vec::new, |shared| {
+            memories
+                .iter()
+                .map(|m| (shared.memory_key(m.id), encoding::encode_memory(m)))
+                .collect()
+        });
+        inner.write_through(entries, invalidation, 0).await;
     }
 
     /// A memory changed: this instance keeps the new value, Redis gets it, others drop theirs.
@@ -343,25 +340,17 @@ impl HybridCache {
         let reads = inner.memories.remove(&memory.id).unwrap_or(0);
         inner
             .memories
-            .insert(memory.id, memory.clone(), memory_bytes(memory));
+            .insert(memory.id, Arc::new(memory.clone()), memory_bytes(memory));
         let mut invalidation =
             inner.searches_changed(std::iter::once(memory.session_id.as_deref()));
         invalidation.ids.push(memory.id);
-        if let Some(shared) = &inner.shared {
-            let written = shared
-                .tier
-                .set(
-                    shared.memory_key(memory.id),
-                    encoding::encode_memory(memory),
-                    inner.config.times.redis_ttl(),
-                    false,
-                )
-                .await;
-            if written.is_err() {
-                shared.remember_repair(invalidation.clone());
-            }
-        }
-        inner.dispatch(invalidation, reads).await;
+        let entries = inner.shared.as_ref().map_or_else(Vec::new, |shared| {
+            vec![(
+                shared.memory_key(memory.id),
+                encoding::encode_memory(memory),
+            )]
+        });
+        inner.write_through(entries, invalidation, reads).await;
     }
 
     /// A memory was deleted; `session` is its session when known (`None` = unknown).
@@ -381,21 +370,10 @@ impl HybridCache {
             }
         };
         invalidation.ids.push(id);
-        if let Some(shared) = &inner.shared {
-            let written = shared
-                .tier
-                .set(
-                    shared.memory_key(id),
-                    encoding::tombstone(),
-                    inner.config.times.redis_ttl(),
-                    false,
-                )
-                .await;
-            if written.is_err() {
-                shared.remember_repair(invalidation.clone());
-            }
-        }
-        inner.dispatch(invalidation, reads).await;
+        let entries = inner.shared.as_ref().map_or_else(Vec::new, |shared| {
+            vec![(shared.memory_key(id), encoding::tombstone())]
+        });
+        inner.write_through(entries, invalidation, reads).await;
     }
 
     /// Where this search's results live; `normalized_query` comes from `normalize_query`.
@@ -488,12 +466,40 @@ impl Inner {
         CacheStats::bump(&self.stats.resets);
     }
 
-    /// Sends `invalidation` to the other instances now or with the next batch.
-    async fn dispatch(self: &Arc<Self>, invalidation: Invalidation, reads: u32) {
+    /// Writes `entries` to Redis and tells the other instances `invalidation`, now or with the
+    /// next coalesced batch as the policy decides. Anything that did not reach Redis is
+    /// remembered and repaired when Redis is back.
+    async fn write_through(
+        self: &Arc<Self>,
+        entries: Vec<(String, Vec<u8>)>,
+        mut invalidation: Invalidation,
+        reads: u32,
+    ) {
         let Some(shared) = &self.shared else { return };
+        let ttl = self.config.times.redis_ttl();
         match self.decider.decide(reads) {
-            Dispatch::Now => self.publish(invalidation).await,
+            Dispatch::Now => {
+                invalidation.origin = shared.origin;
+                let message = encode_invalidation(&invalidation)
+                    .map(|payload| (shared.channel.clone(), payload));
+                let announced = message.is_some();
+                // One round trip: Redis runs the SETs before the PUBLISH on the one connection,
+                // so an instance that drops its copy on the message finds the new value in L2.
+                match shared.tier.set_and_publish(entries, ttl, message).await {
+                    Ok(()) if announced => CacheStats::bump(&self.stats.invalidations_sent),
+                    Ok(()) => {}
+                    Err(_) => shared.remember_repair(invalidation),
+                }
+            }
             Dispatch::Batched => {
+                if shared
+                    .tier
+                    .set_and_publish(entries, ttl, None)
+                    .await
+                    .is_err()
+                {
+                    shared.remember_repair(invalidation.clone());
+                }
                 if shared.outbox.add(invalidation) {
                     let inner = Arc::downgrade(self);
                     let delay = self.config.delay;
@@ -516,12 +522,8 @@ impl Inner {
             return;
         }
         invalidation.origin = shared.origin;
-        let payload = match serde_json::to_vec(&invalidation) {
-            Ok(payload) => payload,
-            Err(error) => {
-                tracing::error!(%error, "cannot encode an invalidation");
-                return;
-            }
+        let Some(payload) = encode_invalidation(&invalidation) else {
+            return;
         };
         match shared.tier.publish(shared.channel.clone(), payload).await {
             Ok(()) => CacheStats::bump(&self.stats.invalidations_sent),
@@ -626,6 +628,20 @@ fn spawn_repairer(inner: std::sync::Weak<Inner>, mut stop: watch::Receiver<()>) 
             strong.repair().await;
         }
     });
+}
+
+/// The message for the bus; `None` when there is nothing to say or it cannot be encoded.
+fn encode_invalidation(invalidation: &Invalidation) -> Option<Vec<u8>> {
+    if invalidation.is_empty() {
+        return None;
+    }
+    match serde_json::to_vec(invalidation) {
+        Ok(payload) => Some(payload),
+        Err(error) => {
+            tracing::error!(%error, "cannot encode an invalidation");
+            None
+        }
+    }
 }
 
 /// About how much memory a cached memory occupies.

@@ -155,6 +155,14 @@ struct LocalExpiry {
 }
 
 impl LocalExpiry {
+    /// How far an entry's deadline may be off before a read moves it: 1/64 of the shorter
+    /// lifetime, at most a second.
+    fn slack(&self) -> Duration {
+        let (ttl, idle) = (self.times.ttl(), self.times.idle());
+        let shortest = if idle.is_zero() { ttl } else { ttl.min(idle) };
+        (shortest / 64).min(Duration::from_secs(1))
+    }
+
     fn remaining<V>(&self, entry: &LocalEntry<V>, now: Instant) -> Duration {
         let lived = now.saturating_duration_since(entry.written);
         let left = self.times.ttl().saturating_sub(lived);
@@ -180,10 +188,16 @@ impl<K, V> Expiry<K, Arc<LocalEntry<V>>> for LocalExpiry {
         _key: &K,
         value: &Arc<LocalEntry<V>>,
         read_at: Instant,
-        _duration_until_expiry: Option<Duration>,
+        duration_until_expiry: Option<Duration>,
         _last_modified_at: Instant,
     ) -> Option<Duration> {
-        Some(self.remaining(value, read_at))
+        let wanted = self.remaining(value, read_at);
+        // A changed deadline makes moka reschedule the entry's timer, which is most of the cost
+        // of a hit; a deadline off by at most the slack is kept as it is.
+        match duration_until_expiry {
+            Some(current) if current.abs_diff(wanted) <= self.slack() => Some(current),
+            _ => Some(wanted),
+        }
     }
 
     fn expire_after_update(

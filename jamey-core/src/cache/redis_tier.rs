@@ -213,6 +213,36 @@ impl RedisTier {
         .await
     }
 
+    /// SETs every entry with a lifetime, then PUBLISHes `message` when given, as one pipeline:
+    /// one round trip, and Redis runs the commands in order.
+    pub(crate) async fn set_and_publish(
+        self: &Arc<Self>,
+        entries: Vec<(String, Vec<u8>)>,
+        ttl: Duration,
+        message: Option<(String, Vec<u8>)>,
+    ) -> Result<(), L2Error> {
+        if entries.is_empty() && message.is_none() {
+            return Ok(());
+        }
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.run(|mut c| async move {
+            let mut pipe = redis::pipe();
+            for (key, value) in entries {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(millis)
+                    .ignore();
+            }
+            if let Some((channel, payload)) = message {
+                pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+            }
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
     pub(crate) async fn delete(self: &Arc<Self>, keys: Vec<String>) -> Result<(), L2Error> {
         if keys.is_empty() {
             return Ok(());

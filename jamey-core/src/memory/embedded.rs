@@ -315,15 +315,14 @@ impl MemoryStore for EmbeddedMemoryStore {
             .ok_or_else(|| StoreError::Sqlite("the insert returned no memory".into()))
     }
 
-    async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<MemoryId>, StoreError> {
+    async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<Memory>, StoreError> {
         for (i, record) in records.iter().enumerate() {
             check_vector(&record.embedding, self.shared.dimensions).map_err(|e| e.at_index(i))?;
         }
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let memories = self.run(move |shared| shared.insert(records)).await?;
-        Ok(memories.into_iter().map(|m| m.id).collect())
+        self.run(move |shared| shared.insert(records)).await
     }
 
     async fn get(&self, id: MemoryId) -> Result<Option<Memory>, StoreError> {
@@ -515,13 +514,11 @@ mod tests {
         assert!(found.is_empty());
 
         records[3].embedding = axis(3);
-        let ids = store.insert_batch(records).await.unwrap();
-        assert_eq!(ids.len(), 5);
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(
-                store.get(*id).await.unwrap().unwrap().content,
-                format!("item {i}")
-            );
+        let stored = store.insert_batch(records).await.unwrap();
+        assert_eq!(stored.len(), 5);
+        for (i, memory) in stored.iter().enumerate() {
+            assert_eq!(memory.content, format!("item {i}"));
+            assert_eq!(store.get(memory.id).await.unwrap().as_ref(), Some(memory));
         }
         assert!(store.insert_batch(Vec::new()).await.unwrap().is_empty());
     }

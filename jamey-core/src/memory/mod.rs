@@ -78,8 +78,8 @@ pub trait MemoryStore: Send + Sync + std::fmt::Debug {
 
     async fn insert(&self, record: MemoryRecord) -> Result<Memory, StoreError>;
 
-    /// Stores all records or none; ids come back in the order of `records`.
-    async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<MemoryId>, StoreError>;
+    /// Stores all records or none; the stored memories come back in the order of `records`.
+    async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<Memory>, StoreError>;
 
     async fn get(&self, id: MemoryId) -> Result<Option<Memory>, StoreError>;
 

@@ -513,7 +513,7 @@ impl MemoryStore for PgMemoryStore {
         })
     }
 
-    async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<MemoryId>, StoreError> {
+    async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<Memory>, StoreError> {
         for (i, record) in records.iter().enumerate() {
             check_vector(&record.embedding, self.dimensions).map_err(|e| batch_error(e, i))?;
         }
@@ -554,7 +554,21 @@ impl MemoryStore for PgMemoryStore {
             });
         futures::future::try_join_all(inserts).await?;
         tx.commit().await?;
-        Ok(ids)
+        Ok(records
+            .into_iter()
+            .zip(ids)
+            .map(|(record, id)| Memory {
+                id,
+                content: record.content,
+                kind: record.kind,
+                tags: record.tags,
+                metadata: record.metadata,
+                session_id: record.session_id,
+                importance: record.importance,
+                created_at: at,
+                updated_at: at,
+            })
+            .collect())
     }
 
     async fn get(&self, id: MemoryId) -> Result<Option<Memory>, StoreError> {

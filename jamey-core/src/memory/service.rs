@@ -146,26 +146,24 @@ impl Memories {
                 embedding,
             })
             .collect::<Vec<_>>();
-        let sessions: Vec<Option<String>> = records.iter().map(|r| r.session_id.clone()).collect();
-        let ids = self.store.insert_batch(records).await?;
+        let stored = self.store.insert_batch(records).await?;
         if let Some(cache) = &self.cache {
-            cache
-                .stored_batch(sessions.iter().map(Option::as_deref))
-                .await;
+            cache.stored_batch(&stored).await;
         }
-        Ok(ids)
+        Ok(stored.into_iter().map(|m| m.id).collect())
     }
 
     /// The cache's tiers first when there is a cache; a memory read from the store fills them.
-    pub async fn get(&self, id: MemoryId) -> Result<Option<Memory>, StoreError> {
+    /// The memory is shared with the cache, so a cache hit copies nothing.
+    pub async fn get(&self, id: MemoryId) -> Result<Option<Arc<Memory>>, StoreError> {
         let Some(cache) = &self.cache else {
-            return self.store.get(id).await;
+            return Ok(self.store.get(id).await?.map(Arc::new));
         };
         let ticket = match cache.memory(id).await {
             MemoryLookup::Hit(memory) => return Ok(Some(memory)),
             MemoryLookup::Miss(ticket) => ticket,
         };
-        let found = self.store.get(id).await?;
+        let found = self.store.get(id).await?.map(Arc::new);
         if let Some(memory) = &found {
             cache.fill(ticket, memory).await;
         }
@@ -205,7 +203,7 @@ impl Memories {
         };
         // The session decides which cached search results the delete makes stale.
         let session = match self.get(id).await {
-            Ok(Some(memory)) => Some(memory.session_id),
+            Ok(Some(memory)) => Some(memory.session_id.clone()),
             Ok(None) | Err(_) => None,
         };
         let deleted = self.store.delete(id).await?;

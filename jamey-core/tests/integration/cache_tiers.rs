@@ -38,14 +38,14 @@ async fn reads_go_l1_then_l2_then_the_store_and_writes_go_through() {
         .await
         .expect("written through to Redis");
     assert_eq!(decode_memory(&stored).unwrap(), Some(memory.clone()));
-    assert_eq!(a.get(memory.id).await.unwrap(), Some(memory.clone()));
+    assert_eq!(a.get(memory.id).await.unwrap().as_deref(), Some(&memory));
     assert_eq!(cache_a.stats().l1_hits, 1, "written through to L1");
 
     // B: L1 miss, L2 hit promoted to L1, then an L1 hit.
-    assert_eq!(b.get(memory.id).await.unwrap(), Some(memory.clone()));
+    assert_eq!(b.get(memory.id).await.unwrap().as_deref(), Some(&memory));
     let s = cache_b.stats();
     assert_eq!((s.l1_hits, s.l1_misses, s.l2_hits), (0, 1, 1));
-    assert_eq!(b.get(memory.id).await.unwrap(), Some(memory.clone()));
+    assert_eq!(b.get(memory.id).await.unwrap().as_deref(), Some(&memory));
     assert_eq!(cache_b.stats().l1_hits, 1);
 
     // A memory only the store has (added without the cache): miss, miss, store, both filled.
@@ -60,14 +60,20 @@ async fn reads_go_l1_then_l2_then_the_store_and_writes_go_through() {
         .unwrap();
     let key = format!("{prefix}:m:{}", uncached.id);
     assert!(redis_get(&url, &key).await.is_none());
-    assert_eq!(b.get(uncached.id).await.unwrap(), Some(uncached.clone()));
+    assert_eq!(
+        b.get(uncached.id).await.unwrap().as_deref(),
+        Some(&uncached)
+    );
     let s = cache_b.stats();
     assert_eq!((s.l1_misses, s.l2_misses), (2, 1));
     assert!(
         redis_get(&url, &key).await.is_some(),
         "the store read filled L2"
     );
-    assert_eq!(b.get(uncached.id).await.unwrap(), Some(uncached.clone()));
+    assert_eq!(
+        b.get(uncached.id).await.unwrap().as_deref(),
+        Some(&uncached)
+    );
     assert_eq!(cache_b.stats().l1_hits, 2, "and L1");
 
     // Update and delete reach Redis: the new value, then a tombstone that reads as absent.
@@ -106,7 +112,10 @@ async fn in_process_only_without_redis() {
         .await
         .unwrap();
     for _ in 0..3 {
-        assert_eq!(memories.get(memory.id).await.unwrap(), Some(memory.clone()));
+        assert_eq!(
+            memories.get(memory.id).await.unwrap().as_deref(),
+            Some(&memory)
+        );
     }
     let s = cache.stats();
     assert_eq!(
@@ -114,7 +123,10 @@ async fn in_process_only_without_redis() {
         (3, 0, 0, 0)
     );
     cache.clear_local();
-    assert_eq!(memories.get(memory.id).await.unwrap(), Some(memory.clone()));
+    assert_eq!(
+        memories.get(memory.id).await.unwrap().as_deref(),
+        Some(&memory)
+    );
     let s = cache.stats();
     assert_eq!((s.l1_misses, s.l2_misses), (1, 0), "no L2 to ask");
     assert!((s.hit_rate() - 0.75).abs() < 1e-9);
@@ -207,4 +219,34 @@ async fn every_strategy_bounds_what_it_should() {
             "{strategy:?}: L2 entry expired"
         );
     }
+}
+
+/// The storage flow holds for batches too: every memory of a batch is in L1 and in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_written_through_to_both_tiers() {
+    let Some(url) = redis_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique_prefix();
+    let memories = cached(store(dir.path()), two_tier(&url, &prefix)).await;
+    let cache = memories.cache().unwrap().clone();
+    let ids = memories
+        .add_batch(vec![
+            NewMemory::from_content("The spare key is under the blue pot."),
+            NewMemory::from_content("Grandma's birthday is on the 3rd of March."),
+        ])
+        .await
+        .unwrap();
+    for id in &ids {
+        let stored = redis_get(&url, &format!("{prefix}:m:{id}"))
+            .await
+            .expect("a batched memory is written through to Redis");
+        assert_eq!(decode_memory(&stored).unwrap().map(|m| m.id), Some(*id));
+        assert_eq!(memories.get(*id).await.unwrap().map(|m| m.id), Some(*id));
+    }
+    let s = cache.stats();
+    assert_eq!(
+        (s.l1_hits, s.l1_misses),
+        (2, 0),
+        "batched memories are read from L1"
+    );
 }

@@ -62,7 +62,7 @@ async fn a_bad_batch_stores_nothing_and_names_the_item(store: Store) {
         "a failed batch must store nothing"
     );
 
-    let ids = store
+    let stored = store
         .insert_batch(
             (0..5)
                 .map(|i| record(&format!("item {i}"), vector(i, 0.2)))
@@ -70,8 +70,13 @@ async fn a_bad_batch_stores_nothing_and_names_the_item(store: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(ids.len(), 5);
-    assert_eq!(store.get(ids[4]).await.unwrap().unwrap().content, "item 4");
+    assert_eq!(stored.len(), 5);
+    assert_eq!(stored[4].content, "item 4");
+    assert_eq!(
+        store.get(stored[4].id).await.unwrap().as_ref(),
+        Some(&stored[4]),
+        "the batch returns the memories as stored"
+    );
     assert_eq!(store.count().await.unwrap(), 6);
 }
 

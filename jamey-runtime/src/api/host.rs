@@ -8,7 +8,8 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use jamey_protocol::{
-    CpuInfo, KilledProcess, MemoryUsage, OsInfo, ProcessInfo, ProcessList, RuntimeInfo, SystemInfo,
+    CpuInfo, ErrorBody, KilledProcess, MemoryUsage, OsInfo, ProcessInfo, ProcessList, RuntimeInfo,
+    SystemInfo,
 };
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, Signal, System, UpdateKind};
 use tokio::task::spawn_blocking;
@@ -16,6 +17,10 @@ use tokio::task::spawn_blocking;
 /// CPU usage is a difference between two readings; this is the window between them.
 const CPU_WINDOW: std::time::Duration = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL;
 
+/// The host (OS, CPUs and load, memory) and the runtime (version, PID, uptime, RSS, store and
+/// embedder).
+#[utoipa::path(get, path = "/v1/system/info", tag = "host",
+    responses((status = 200, description = "The host and the runtime", body = SystemInfo)))]
 pub(crate) async fn system_info(State(app): State<AppState>) -> Result<Json<SystemInfo>, ApiError> {
     let store = app.memories.store().backend().to_string();
     let embedder = app.memories.embedder().identity().to_string();
@@ -75,6 +80,9 @@ pub(crate) async fn system_info(State(app): State<AppState>) -> Result<Json<Syst
     Ok(Json(info))
 }
 
+/// The host's processes (thread group leaders), busiest first.
+#[utoipa::path(get, path = "/v1/processes", tag = "host",
+    responses((status = 200, description = "Processes by CPU, then memory", body = ProcessList)))]
 pub(crate) async fn list_processes() -> Result<Json<ProcessList>, ApiError> {
     let kind = ProcessRefreshKind::nothing()
         .with_cpu()
@@ -115,6 +123,14 @@ pub(crate) async fn list_processes() -> Result<Json<ProcessList>, ApiError> {
 }
 
 /// Sends SIGTERM to `pid`. Only the owner may; PID 1 and the runtime itself are refused.
+#[utoipa::path(post, path = "/v1/processes/{pid}/kill", tag = "host",
+    params(("pid" = u32, Path, description = "Process id")),
+    responses(
+        (status = 200, description = "SIGTERM sent", body = KilledProcess),
+        (status = 400, description = "The PID is not a number", body = ErrorBody),
+        (status = 403, description = "Not the owner's certificate, PID 1, the runtime itself, or not permitted", body = ErrorBody),
+        (status = 404, description = "No such process", body = ErrorBody),
+        (status = 422, description = "PID 0", body = ErrorBody)))]
 pub(crate) async fn kill_process(
     Extension(caller): Extension<Caller>,
     pid: Result<Path<u32>, axum::extract::rejection::PathRejection>,

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jamey_core::memory::{Cursor, PageRequest};
 use jamey_protocol::{
@@ -51,13 +52,14 @@ pub(crate) async fn create_batch(
 pub(crate) async fn get(
     State(app): State<AppState>,
     id: Result<Path<Uuid>, axum::extract::rejection::PathRejection>,
-) -> Result<Json<Memory>, ApiError> {
+) -> Result<Response, ApiError> {
     let Path(id) = id?;
     let started = Instant::now();
     let memory = app.memories.get(id).await?;
     app.metrics.memory_operation("get", started.elapsed());
+    // Serialized from the cache's shared copy: a hit copies nothing.
     memory
-        .map(Json)
+        .map(|memory| Json(&*memory).into_response())
         .ok_or_else(|| ApiError::NotFound(format!("memory {id} not found")))
 }
 

@@ -34,6 +34,9 @@ use utoipa::{Modify, OpenApi};
         super::sessions::list,
         super::sessions::messages,
         super::sessions::tools,
+        super::host::system_info,
+        super::host::list_processes,
+        super::host::kill_process,
         serve,
     ),
     components(schemas(jamey_protocol::ChatEvent)),
@@ -44,6 +47,7 @@ use utoipa::{Modify, OpenApi};
         (name = "system", description = "Health, readiness, metrics and configuration"),
         (name = "chat", description = "Conversations with the twin, its sessions and tools"),
         (name = "openai", description = "OpenAI-compatible chat completions and models"),
+        (name = "host", description = "The machine the runtime runs on: system info and processes"),
     )
 )]
 pub(crate) struct ApiDoc;

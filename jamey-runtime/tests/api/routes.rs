@@ -513,13 +513,23 @@ async fn openapi_document_matches_the_routes() {
         "/v1/memories/{id}",
         "/v1/memories/search",
         "/ready",
+        "/v1/system/info",
+        "/v1/processes",
+        "/v1/processes/{pid}/kill",
     ] {
         assert!(paths.contains_key(required), "{required} missing");
+    }
+    for schema in ["SystemInfo", "ProcessList", "KilledProcess"] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
     }
     let some_id = "00000000-0000-4000-8000-000000000000";
     for (path, operations) in paths {
         for method in operations.as_object().unwrap().keys() {
-            let concrete = path.replace("{id}", some_id);
+            // PID 0 is refused before anything is signalled.
+            let concrete = path.replace("{id}", some_id).replace("{pid}", "0");
             let (status, _, body) = call(
                 &router,
                 &As::Owner,
