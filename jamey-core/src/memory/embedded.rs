@@ -214,17 +214,7 @@ impl Shared {
         Ok(inserted
             .into_iter()
             .zip(records)
-            .map(|((id, _), record)| Memory {
-                id,
-                content: record.content,
-                kind: record.kind,
-                tags: record.tags,
-                metadata: record.metadata,
-                session_id: record.session_id,
-                importance: record.importance,
-                created_at: at,
-                updated_at: at,
-            })
+            .map(|((id, _), record)| record.into_memory(id, at))
             .collect())
     }
 

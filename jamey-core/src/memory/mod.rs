@@ -34,6 +34,23 @@ pub struct MemoryRecord {
     pub embedding: Vec<f32>,
 }
 
+impl MemoryRecord {
+    /// The memory as stored under `id` at `at` (created and updated at once).
+    pub(crate) fn into_memory(self, id: MemoryId, at: chrono::DateTime<chrono::Utc>) -> Memory {
+        Memory {
+            id,
+            content: self.content,
+            kind: self.kind,
+            tags: self.tags,
+            metadata: self.metadata,
+            session_id: self.session_id,
+            importance: self.importance,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 /// A validated change to a stored memory. `embedding` is set exactly when `content` is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MemoryUpdate {

@@ -477,13 +477,13 @@ impl MemoryStore for PgMemoryStore {
         "postgres"
     }
 
-    async fn insert(&self, record: MemoryRecord) -> Result<Memory, StoreError> {
+    async fn insert(&self, mut record: MemoryRecord) -> Result<Memory, StoreError> {
         check_vector(&record.embedding, self.dimensions)?;
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(INSERT).await?;
         let at = now();
         let id = Uuid::now_v7();
-        let embedding = Vector::from(record.embedding);
+        let embedding = Vector::from(std::mem::take(&mut record.embedding));
         client
             .execute(
                 &statement,
@@ -500,17 +500,7 @@ impl MemoryStore for PgMemoryStore {
                 ],
             )
             .await?;
-        Ok(Memory {
-            id,
-            content: record.content,
-            kind: record.kind,
-            tags: record.tags,
-            metadata: record.metadata,
-            session_id: record.session_id,
-            importance: record.importance,
-            created_at: at,
-            updated_at: at,
-        })
+        Ok(record.into_memory(id, at))
     }
 
     async fn insert_batch(&self, records: Vec<MemoryRecord>) -> Result<Vec<Memory>, StoreError> {
@@ -557,17 +547,7 @@ impl MemoryStore for PgMemoryStore {
         Ok(records
             .into_iter()
             .zip(ids)
-            .map(|(record, id)| Memory {
-                id,
-                content: record.content,
-                kind: record.kind,
-                tags: record.tags,
-                metadata: record.metadata,
-                session_id: record.session_id,
-                importance: record.importance,
-                created_at: at,
-                updated_at: at,
-            })
+            .map(|(record, id)| record.into_memory(id, at))
             .collect())
     }
 
