@@ -298,6 +298,13 @@ pub async fn run(env: Environment) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await;
+    if !app
+        .orchestrator
+        .finish_background(std::time::Duration::from_secs(10))
+        .await
+    {
+        tracing::warn!("stopped before every finished turn was remembered");
+    }
     tracing::info!("stopped");
     Ok(())
 }

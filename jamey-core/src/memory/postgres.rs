@@ -103,7 +103,17 @@ pub struct PgMemoryStore {
     pool: Pool,
     dimensions: usize,
     keyword_weight: f32,
+    /// Query terms found in at least `DF_CAP` memories. Counting them is the costly part of a
+    /// search (GIN reads a common term's whole posting list before the count can stop), and a
+    /// common term stays common, so it is counted once and remembered for a while. Rare terms
+    /// are counted every time: that is cheap, and a memory just stored must be found by them.
+    common_terms: moka::sync::Cache<String, ()>,
 }
+
+/// How long a term stays known as common before it is counted again.
+const COMMON_TERM_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// Most common terms remembered.
+const COMMON_TERMS_MAX: u64 = 50_000;
 
 impl std::fmt::Debug for PgMemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,6 +154,10 @@ impl PgMemoryStore {
             pool,
             dimensions: identity.dimensions,
             keyword_weight: config.keyword_weight,
+            common_terms: moka::sync::Cache::builder()
+                .max_capacity(COMMON_TERMS_MAX)
+                .time_to_live(COMMON_TERM_TTL)
+                .build(),
         };
         store.ping().await?;
         Ok(store)
@@ -217,29 +231,76 @@ impl PgMemoryStore {
         rows.iter().map(Candidate::from_row).collect()
     }
 
-    /// Capped document frequencies of `terms` and the number of memories.
+    /// The query's weighted terms and the distinctive ones worth fetching keyword candidates for.
+    async fn keyword_plan(
+        &self,
+        client: &deadpool_postgres::Client,
+        terms: &[String],
+        mode: SearchMode,
+    ) -> Result<(WeightedTerms, Vec<usize>), StoreError> {
+        if terms.is_empty() {
+            return Ok((
+                WeightedTerms {
+                    terms: Vec::new(),
+                    weights: Vec::new(),
+                },
+                Vec::new(),
+            ));
+        }
+        let (dfs, total) = self.term_statistics(client, terms).await?;
+        let weighted = WeightedTerms::new(terms.to_vec(), &dfs, total);
+        let mut picks = weighted.distinctive(&dfs, 5);
+        if picks.is_empty() && mode == SearchMode::Keyword {
+            picks = (0..terms.len()).filter(|i| dfs[*i] > 0).collect();
+        }
+        Ok((weighted, picks))
+    }
+
+    /// Capped document frequencies of `terms` and the number of memories. Terms known to be
+    /// common are not counted again. The number of memories is the planner's estimate or the
+    /// statistics collector's live count, whichever is larger (a table never analyzed, e.g.
+    /// with autovacuum off, has no estimate); only a small table is counted.
     async fn term_statistics(
         &self,
         client: &deadpool_postgres::Client,
         terms: &[String],
     ) -> Result<(Vec<u64>, u64), StoreError> {
         let cap = DF_CAP as i64;
+        let unknown: Vec<String> = terms
+            .iter()
+            .filter(|t| !self.common_terms.contains_key(*t))
+            .cloned()
+            .collect();
         let row = client
             .query_one(
-                "SELECT ARRAY(SELECT (SELECT count(*) FROM (SELECT 1 FROM memories \
-                     WHERE content_tsv @@ plainto_tsquery('english', t) LIMIT $2) s) \
+                "SELECT ARRAY(SELECT jamey_term_frequency(t, $2) \
                    FROM unnest($1::text[]) WITH ORDINALITY AS u(t, ord) ORDER BY ord) AS dfs, \
-                 (SELECT CASE WHEN c.reltuples < 10000 THEN (SELECT count(*) FROM (SELECT 1 FROM memories LIMIT 10000) n) \
-                   ELSE c.reltuples::bigint END FROM pg_class c WHERE c.oid = 'memories'::regclass) AS total",
-                &[&terms, &cap],
+                 (SELECT CASE WHEN e.rows < 10000 THEN (SELECT count(*) FROM (SELECT 1 FROM memories LIMIT 10000) n) \
+                   ELSE e.rows END FROM (SELECT GREATEST(c.reltuples::bigint, pg_stat_get_live_tuples(c.oid)) AS rows \
+                   FROM pg_class c WHERE c.oid = 'memories'::regclass) e) AS total",
+                &[&unknown, &cap],
             )
             .await?;
-        let dfs: Vec<i64> = row.try_get("dfs")?;
+        let counted: Vec<i64> = row.try_get("dfs")?;
         let total: i64 = row.try_get("total")?;
-        Ok((
-            dfs.into_iter().map(|d| d.max(0) as u64).collect(),
-            total.max(0) as u64,
-        ))
+        let counted: HashMap<&str, u64> = unknown
+            .iter()
+            .map(String::as_str)
+            .zip(counted.into_iter().map(|d| d.max(0) as u64))
+            .collect();
+        let dfs = terms
+            .iter()
+            .map(|t| match counted.get(t.as_str()) {
+                Some(df) => {
+                    if *df >= DF_CAP {
+                        self.common_terms.insert(t.clone(), ());
+                    }
+                    *df
+                }
+                None => DF_CAP,
+            })
+            .collect();
+        Ok((dfs, total.max(0) as u64))
     }
 }
 
@@ -676,24 +737,21 @@ impl MemoryStore for PgMemoryStore {
             Some(Vector::from(search.embedding.clone()))
         };
         let client = self.pool.get().await?;
+        let hybrid_pool = (search.limit * 3).clamp(30, 300);
 
-        let (weighted, distinctive) = if terms.is_empty() {
-            (
-                WeightedTerms {
-                    terms: Vec::new(),
-                    weights: Vec::new(),
-                },
-                Vec::new(),
-            )
-        } else {
-            let (dfs, total) = self.term_statistics(&client, &terms).await?;
-            let weighted = WeightedTerms::new(terms.clone(), &dfs, total);
-            let mut picks = weighted.distinctive(&dfs, 5);
-            if picks.is_empty() && search.mode == SearchMode::Keyword {
-                picks = (0..terms.len()).filter(|i| dfs[*i] > 0).collect();
+        // Hybrid: the vector query runs on a second connection while the terms are counted.
+        let (plan, vector_hits) = match (search.mode, &embedding) {
+            (SearchMode::Hybrid, Some(embedding)) if !terms.is_empty() => {
+                let second = self.pool.get().await?;
+                let (plan, hits) = tokio::try_join!(
+                    self.keyword_plan(&client, &terms, search.mode),
+                    self.vector_candidates(&second, embedding, &terms, &search.filter, hybrid_pool),
+                )?;
+                (plan, Some(hits))
             }
-            (weighted, picks)
+            _ => (self.keyword_plan(&client, &terms, search.mode).await?, None),
         };
+        let (weighted, distinctive) = plan;
         let or_terms: Vec<&str> = distinctive.iter().map(|i| terms[*i].as_str()).collect();
 
         let scored: Vec<(Memory, f32)> = match (search.mode, embedding) {
@@ -704,12 +762,22 @@ impl MemoryStore for PgMemoryStore {
                 .map(|c| (c.memory, c.cosine))
                 .collect(),
             (SearchMode::Hybrid, Some(embedding)) => {
-                let pool_size = (search.limit * 3).clamp(30, 300);
+                let pool_size = hybrid_pool;
+                let vector_hits = match vector_hits {
+                    Some(hits) => hits,
+                    None => {
+                        self.vector_candidates(
+                            &client,
+                            &embedding,
+                            &terms,
+                            &search.filter,
+                            pool_size,
+                        )
+                        .await?
+                    }
+                };
                 let mut candidates: HashMap<Uuid, Candidate> = HashMap::new();
-                for c in self
-                    .vector_candidates(&client, &embedding, &terms, &search.filter, pool_size)
-                    .await?
-                {
+                for c in vector_hits {
                     candidates.insert(c.memory.id, c);
                 }
                 if !or_terms.is_empty() {

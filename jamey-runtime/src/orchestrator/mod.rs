@@ -25,6 +25,7 @@ use jamey_providers::{
 use jamey_tools::ToolRegistry;
 use parking_lot::RwLock;
 use std::sync::Arc;
+use tokio_util::task::TaskTracker;
 
 /// Everything a turn needs; shared by the chat and OpenAI-compatible endpoints.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ pub struct Orchestrator {
     tools: Arc<ToolRegistry>,
     settings: Arc<Settings>,
     llm_metrics: LlmMetrics,
+    /// Work a turn leaves behind after its answer (remembering the turn).
+    background: TaskTracker,
 }
 
 impl Orchestrator {
@@ -56,7 +59,21 @@ impl Orchestrator {
             tools,
             settings,
             llm_metrics,
+            background: TaskTracker::new(),
         }
+    }
+
+    /// Waits up to `deadline` for the work turns left behind; called at shutdown so no
+    /// remembered turn is cut off. Returns whether all of it finished.
+    pub async fn finish_background(&self, deadline: std::time::Duration) -> bool {
+        self.background.close();
+        let pending = self.background.len();
+        if pending > 0 {
+            tracing::info!(pending, "finishing remembered turns");
+        }
+        tokio::time::timeout(deadline, self.background.wait())
+            .await
+            .is_ok()
     }
 
     pub fn provider(&self) -> Arc<dyn LlmProvider> {

@@ -112,18 +112,28 @@ impl Orchestrator {
                 reason: "must be 1 to 128 letters, digits or `-_.:`".into(),
             }
         })?;
-        self.check_budget(&session_id, chat).await?;
-
+        // The memory search (embedding the message, then the store) runs while the session is
+        // prepared; both come before the model is called, so the slower of them is the wait.
         let title: String = message.chars().take(60).collect();
-        self.conversations
-            .open_session(&session_id, Some(&title))
-            .await?;
-        // Stored before the model is called: nothing the user said is ever lost.
-        self.conversations
-            .append(&session_id, NewMessage::text(Role::User, message.clone()))
-            .await?;
-
-        let memories = self.context_memories(&message, chat).await;
+        let prepare = async {
+            self.check_budget(&session_id, chat).await?;
+            self.conversations
+                .open_session(&session_id, Some(&title))
+                .await?;
+            // Stored before the model is called: nothing the user said is ever lost.
+            self.conversations
+                .append(&session_id, NewMessage::text(Role::User, message.clone()))
+                .await?;
+            match &request.external {
+                Some(_) => Ok::<_, ChatError>(None),
+                None => Ok(Some(
+                    self.session_window(&session_id, request.model.as_deref(), chat)
+                        .await?,
+                )),
+            }
+        };
+        let (prepared, memories) = tokio::join!(prepare, self.context_memories(&message, chat));
+        let session_window = prepared?;
         emit(
             &events,
             ChatEvent::Start {
@@ -133,8 +143,8 @@ impl Orchestrator {
         )
         .await?;
 
-        let (system, mut conversation, offered) = match &request.external {
-            Some(external) => {
+        let (system, mut conversation, offered) = match (&request.external, session_window) {
+            (Some(external), _) => {
                 let prompt = system_prompt(&chat.persona, &memories, None, &external.system);
                 let mut messages = sanitize(external.messages.clone());
                 messages.push(user_message(&message));
@@ -145,10 +155,8 @@ impl Orchestrator {
                 };
                 (prompt, messages, tools)
             }
-            None => {
-                let (summary, window) = self
-                    .session_window(&session_id, request.model.as_deref(), chat)
-                    .await?;
+            (None, window) => {
+                let (summary, window) = window.unwrap_or_default();
                 let prompt = system_prompt(&chat.persona, &memories, summary.as_deref(), &[]);
                 (prompt, window, self.offered_tools())
             }
@@ -278,9 +286,6 @@ impl Orchestrator {
             round += 1;
         }
 
-        if chat.remember_turns && outcome.external_calls.is_empty() {
-            self.remember(&session_id, &message, &outcome.reply).await;
-        }
         emit(
             &events,
             ChatEvent::Done {
@@ -292,6 +297,26 @@ impl Orchestrator {
         )
         .await
         .ok();
+        if chat.remember_turns && outcome.external_calls.is_empty() {
+            // Embedding and storing the turn is not part of the answer: it runs after the
+            // reply, in the background (finished before the runtime exits).
+            let content = turn_memory_content(
+                &message,
+                &outcome.reply,
+                self.memories.limits().max_content_bytes,
+            );
+            let memories = self.memories.clone();
+            let session = session_id.clone();
+            self.background.spawn(async move {
+                let mut memory = NewMemory::from_content(content);
+                memory.kind = Some("conversation".into());
+                memory.session_id = Some(session);
+                memory.tags = vec!["chat".into()];
+                if let Err(error) = memories.add(memory).await {
+                    tracing::warn!(%error, "cannot store the turn as a memory");
+                }
+            });
+        }
         Ok(outcome)
     }
 
@@ -430,26 +455,19 @@ impl Orchestrator {
         }
         Ok(())
     }
+}
 
-    /// Stores the turn as a memory so later sessions can recall it; failures are logged.
-    async fn remember(&self, session_id: &str, message: &str, reply: &str) {
-        let limit = self.memories.limits().max_content_bytes;
-        let mut content = format!("User: {message}\nJamey: {reply}");
-        if content.len() > limit {
-            let mut end = limit;
-            while !content.is_char_boundary(end) {
-                end -= 1;
-            }
-            content.truncate(end);
+/// The memory a turn becomes: what the user said and the reply, cut to `limit` bytes.
+fn turn_memory_content(message: &str, reply: &str, limit: usize) -> String {
+    let mut content = format!("User: {message}\nJamey: {reply}");
+    if content.len() > limit {
+        let mut end = limit;
+        while !content.is_char_boundary(end) {
+            end -= 1;
         }
-        let mut memory = NewMemory::from_content(content);
-        memory.kind = Some("conversation".into());
-        memory.session_id = Some(session_id.to_string());
-        memory.tags = vec!["chat".into()];
-        if let Err(error) = self.memories.add(memory).await {
-            tracing::warn!(%error, "cannot store the turn as a memory");
-        }
+        content.truncate(end);
     }
+    content
 }
 
 fn user_message(text: &str) -> ChatMessage {

@@ -466,6 +466,61 @@ async fn budgets_refuse_a_turn_before_any_paid_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_turn_becomes_a_searchable_memory_after_the_answer() {
+    let (_home, router, server) = twin("").await;
+    server
+        .push(StreamScript::answer(MODEL, &["The ", "vet is on Friday."], usage(0.0)).into_reply());
+    let (status, events) = sse(
+        &router,
+        "/v1/chat",
+        json!({"message": "When is Biscuit's vet visit?", "session_id": "pets", "stream": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events.last().map(|(name, _)| name.as_str()), Some("done"));
+    // Remembering runs after the answer, in the background: it shows up shortly after.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let remembered = loop {
+        let (status, _, page) =
+            call(&router, &As::Owner, "GET", "/v1/memories?limit=10", None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let found = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == "conversation")
+            .cloned();
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the turn was not remembered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        remembered["content"],
+        "User: When is Biscuit's vet visit?\nJamey: The vet is on Friday."
+    );
+    assert_eq!(remembered["session_id"], "pets");
+    assert_eq!(remembered["tags"], json!(["chat"]));
+    let (status, _, hits) = call(
+        &router,
+        &As::Owner,
+        "POST",
+        "/v1/memories/search",
+        Some(json!({"query": "Biscuit vet", "limit": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{hits}");
+    assert_eq!(
+        hits["results"][0]["memory"]["id"], remembered["id"],
+        "{hits}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_session_is_compacted_into_a_saved_checkpoint() {
     let (_home, router, server) =
         twin("[chat]\ncontext_tokens = 500\nremember_turns = false\n").await;
