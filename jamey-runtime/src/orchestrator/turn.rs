@@ -199,15 +199,14 @@ impl Orchestrator {
                 temperature: None,
                 max_tokens: None,
             };
-            let (text, calls, finish) =
-                match self.stream_round(&session_id, upstream, &events).await {
-                    Ok(round) => round,
-                    Err((partial, error)) => {
-                        outcome.reply.push_str(&partial);
-                        self.store_incomplete(&session_id, &outcome, &error).await;
-                        return Err(error);
-                    }
-                };
+            let (text, calls, finish) = match self.stream_round(upstream, &events).await {
+                Ok(round) => round,
+                Err((partial, error)) => {
+                    outcome.reply.push_str(&partial);
+                    self.store_incomplete(&session_id, &outcome, &error).await;
+                    return Err(error);
+                }
+            };
             outcome.reply.push_str(&text);
             outcome.model = finish.model.clone();
             outcome.usage = outcome.usage + finish.usage;
@@ -216,12 +215,19 @@ impl Orchestrator {
 
             let mut assistant = NewMessage::text(Role::Assistant, text.clone());
             assistant.model = Some(finish.model.clone());
-            if calls.is_empty() || !offer {
-                self.conversations.append(&session_id, assistant).await?;
+            let last_round = calls.is_empty() || !offer;
+            if !last_round {
+                assistant.tool_calls = calls.clone();
+            }
+            // The ledger entry and the reply are written together (two commits, one wait).
+            let (_, appended) = tokio::join!(
+                self.record_usage(Some(&session_id), &finish),
+                self.conversations.append(&session_id, assistant)
+            );
+            appended?;
+            if last_round {
                 break;
             }
-            assistant.tool_calls = calls.clone();
-            self.conversations.append(&session_id, assistant).await?;
             conversation.push(ChatMessage {
                 role: Role::Assistant,
                 content: text,
@@ -341,10 +347,9 @@ impl Orchestrator {
     }
 
     /// One upstream call, streamed. Text goes to the client as it arrives. On failure, returns
-    /// the text streamed so far with the error.
+    /// the text streamed so far with the error. The caller records the usage in the ledger.
     async fn stream_round(
         &self,
-        session_id: &str,
         request: ChatRequest,
         events: &Events,
     ) -> Result<(String, Vec<ToolCall>, Finish), (String, ChatError)> {
@@ -390,7 +395,6 @@ impl Orchestrator {
                         finish.usage,
                         cost,
                     );
-                    self.record_usage(Some(session_id), &finish).await;
                     return Ok((text, calls, finish));
                 }
                 Some(Err(error)) => {
