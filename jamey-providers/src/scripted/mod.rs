@@ -17,6 +17,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use axum::Router;
 use parking_lot::Mutex;
 
@@ -93,6 +94,14 @@ impl ScriptedServer {
             )
             .fallback(unknown_route)
             .with_state(Arc::clone(&shared));
+        // Frames go out as they are written, as from a real API server: without TCP_NODELAY,
+        // Nagle's algorithm holds a frame until the previous one is acknowledged, and with the
+        // client's delayed ACKs chunks a millisecond apart arrive in 20-40 ms bursts.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::warn!(%error, "scripted server: cannot set TCP_NODELAY");
+            }
+        });
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
                 tracing::error!(%error, "scripted server stopped");
