@@ -5,7 +5,8 @@
 //!
 //! - turn overhead = (request sent -> the upstream request arrives at the model: session,
 //!   the user's message stored, context retrieval by hybrid search, prompt) + (the model's last
-//!   frame written -> the client has `done`: the reply stored, the turn remembered as a memory).
+//!   frame written -> the client has `done`: the reply and the ledger entry stored; the turn is
+//!   remembered as a memory after `done`, in the background).
 //! - relay per chunk = the model writes a chunk -> the client holds the matching `token` event.
 //! - concurrency: many streamed turns at once; all must end with `done`.
 
