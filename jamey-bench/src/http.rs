@@ -46,6 +46,24 @@ pub(crate) struct HttpArgs {
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// The measurements to run, comma-separated (default: all). `get-cold` needs --preload.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Option<Vec<Measurement>>,
+}
+
+/// One kind of request the benchmark can measure.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Measurement {
+    /// Batched writes through `/v1/memories/batch` (--memories of them).
+    Batch,
+    /// The same memory read over and over (answered by the cache).
+    GetHot,
+    /// Each preloaded memory read once (cache misses answered by the store).
+    GetCold,
+    /// Single writes.
+    Create,
+    /// Searches, a new query each time.
+    Search,
 }
 
 pub(crate) fn run(args: HttpArgs) -> anyhow::Result<()> {
@@ -154,60 +172,64 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
         }
     };
 
+    let wants = |m: Measurement| args.only.as_ref().is_none_or(|only| only.contains(&m));
     // Batched writes through the runtime: validation, embedding, one transaction, write-through.
-    eprintln!(
-        "creating {} memories through {base}/v1/memories/batch ({} per request)…",
-        args.memories, args.batch
-    );
-    let mut corpus = Corpus::new(8, 8, 3);
-    let texts: Vec<String> = (0..args.memories.max(1))
-        .map(|i| corpus.text(1_000_000 + i))
-        .collect();
-    let batches: Arc<Vec<Vec<String>>> =
-        Arc::new(texts.chunks(args.batch).map(<[String]>::to_vec).collect());
-    let created = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let started = Instant::now();
-    let (client, b, all, sink) = (http.clone(), base.clone(), batches.clone(), created.clone());
-    let (_, batch_latency) = drive(batches.len(), 2, move |i| {
-        let items: Vec<_> = all[i]
-            .iter()
-            .map(|t| serde_json::json!({"content": t}))
-            .collect();
-        let (client, url, sink) = (
-            client.clone(),
-            format!("{b}/v1/memories/batch"),
-            sink.clone(),
+    let (batch_rate, ids) = if wants(Measurement::Batch) {
+        eprintln!(
+            "creating {} memories through {base}/v1/memories/batch ({} per request)…",
+            args.memories, args.batch
         );
-        async move {
-            let response = client
-                .post(url)
-                .json(&serde_json::json!({"items": items}))
-                .send()
-                .await?;
-            let body: serde_json::Value = expect(response, 201).await?.json().await?;
-            let ids = body["ids"]
-                .as_array()
-                .context("no ids in the batch reply")?;
-            if let Ok(mut sink) = sink.lock() {
-                sink.extend(ids.iter().filter_map(|id| id.as_str().map(str::to_string)));
+        let mut corpus = Corpus::new(8, 8, 3);
+        let texts: Vec<String> = (0..args.memories.max(1))
+            .map(|i| corpus.text(1_000_000 + i))
+            .collect();
+        let batches: Arc<Vec<Vec<String>>> =
+            Arc::new(texts.chunks(args.batch).map(<[String]>::to_vec).collect());
+        let created = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let started = Instant::now();
+        let (client, b, all, sink) = (http.clone(), base.clone(), batches.clone(), created.clone());
+        let (_, batch_latency) = drive(batches.len(), 2, move |i| {
+            let items: Vec<_> = all[i]
+                .iter()
+                .map(|t| serde_json::json!({"content": t}))
+                .collect();
+            let (client, url, sink) = (
+                client.clone(),
+                format!("{b}/v1/memories/batch"),
+                sink.clone(),
+            );
+            async move {
+                let response = client
+                    .post(url)
+                    .json(&serde_json::json!({"items": items}))
+                    .send()
+                    .await?;
+                let body: serde_json::Value = expect(response, 201).await?.json().await?;
+                let ids = body["ids"]
+                    .as_array()
+                    .context("no ids in the batch reply")?;
+                if let Ok(mut sink) = sink.lock() {
+                    sink.extend(ids.iter().filter_map(|id| id.as_str().map(str::to_string)));
+                }
+                anyhow::Ok(())
             }
-            anyhow::Ok(())
+        })
+        .await?;
+        let batch_rate = texts.len() as f64 / started.elapsed().as_secs_f64();
+        let ids = created.lock().map(|ids| ids.clone()).unwrap_or_default();
+        if ids.len() != texts.len() {
+            bail!("{} memories sent, {} ids returned", texts.len(), ids.len());
         }
-    })
-    .await?;
-    let batch_rate = texts.len() as f64 / started.elapsed().as_secs_f64();
-    let ids = created.lock().map(|ids| ids.clone()).unwrap_or_default();
-    if ids.len() != texts.len() {
-        bail!("{} memories sent, {} ids returned", texts.len(), ids.len());
-    }
-    eprintln!(
-        "batched writes: {batch_rate:.0} memories/s, p99 {:.1} ms per request of {}",
-        batch_latency.percentile_ms(99.0),
-        args.batch
-    );
+        eprintln!(
+            "batched writes: {batch_rate:.0} memories/s, p99 {:.1} ms per request of {}",
+            batch_latency.percentile_ms(99.0),
+            args.batch
+        );
+        (Some(batch_rate), ids)
+    } else {
+        (None, Vec::new())
+    };
 
-    // Cached GET: one memory, read over and over (after a warm-up).
-    let hot = ids[0].clone();
     let get = |client: reqwest::Client, url: String| async move {
         expect(client.get(url).send().await?, 200)
             .await?
@@ -216,24 +238,36 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
             .map(|_| ())
             .map_err(anyhow::Error::from)
     };
-    let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
-    drive(500, args.concurrency, move |_| {
-        get(client.clone(), url.clone())
-    })
-    .await?;
-    let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
-    let (get_hot_rps, get_hot) = drive(args.requests, args.concurrency, move |_| {
-        get(client.clone(), url.clone())
-    })
-    .await?;
-    eprintln!(
-        "GET cached: {get_hot_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
-        get_hot.percentile_ms(50.0),
-        get_hot.percentile_ms(99.0)
-    );
+    // Cached GET: one memory, read over and over (after a warm-up).
+    let get_hot = if wants(Measurement::GetHot) {
+        let hot = match ids.first() {
+            Some(id) => id.clone(),
+            None => create_one(&http, &base).await?,
+        };
+        let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
+        drive(500, args.concurrency, move |_| {
+            get(client.clone(), url.clone())
+        })
+        .await?;
+        let (client, url) = (http.clone(), format!("{base}/v1/memories/{hot}"));
+        let (get_hot_rps, get_hot) = drive(args.requests, args.concurrency, move |_| {
+            get(client.clone(), url.clone())
+        })
+        .await?;
+        eprintln!(
+            "GET cached: {get_hot_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+            get_hot.percentile_ms(50.0),
+            get_hot.percentile_ms(99.0)
+        );
+        Some((get_hot_rps, get_hot))
+    } else {
+        None
+    };
 
     // Uncached GET: each preloaded memory read once (L1 miss, L2 miss, the store, fill).
-    let cold = if preloaded.is_empty() {
+    let cold = if !wants(Measurement::GetCold) {
+        None
+    } else if preloaded.is_empty() {
         eprintln!("GET uncached: skipped (needs --preload; batch-created memories are cached)");
         None
     } else {
@@ -260,32 +294,45 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
 
     // Single writes.
     let writes = (args.requests / 5).max(1);
-    let (client, b) = (http.clone(), base.clone());
-    let (create_rps, creates) = drive(writes, args.concurrency, move |i| {
+    let creates = if wants(Measurement::Create) {
+        let (client, b) = (http.clone(), base.clone());
+        let (create_rps, creates) = drive(writes, args.concurrency, move |i| {
         let (client, url) = (client.clone(), format!("{b}/v1/memories"));
         let body = serde_json::json!({"content": format!("benchmark note {i}: call the plumber about the kitchen tap")});
         async move { expect(client.post(url).json(&body).send().await?, 201).await.map(|_| ()) }
     })
     .await?;
-    eprintln!(
-        "POST single: {create_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
-        creates.percentile_ms(50.0),
-        creates.percentile_ms(99.0)
-    );
+        eprintln!(
+            "POST single: {create_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+            creates.percentile_ms(50.0),
+            creates.percentile_ms(99.0)
+        );
+        Some(creates)
+    } else {
+        None
+    };
 
-    // Searches, every query new (no cached result): embed the query, hybrid search, rank.
-    let (client, b) = (http.clone(), base.clone());
-    let (search_rps, searches) = drive(writes, args.concurrency, move |i| {
+    let searches = if wants(Measurement::Search) {
+        // Searches, every query new (no cached result): embed the query, hybrid search, rank.
+        let (client, b) = (http.clone(), base.clone());
+        // Tokens of stored memories (the keyword path runs), shifted per run: a query an earlier
+        // run sent may still be in the cache.
+        let run = rand::random::<u32>() as usize % 10_000;
+        let (search_rps, searches) = drive(writes, args.concurrency, move |i| {
         let (client, url) = (client.clone(), format!("{b}/v1/memories/search"));
-        let body = serde_json::json!({"query": format!("what about the dentist and zq{:x}k", i * 7), "limit": 10});
+        let body = serde_json::json!({"query": format!("what about the dentist and zq{:x}k", run + i * 7), "limit": 10});
         async move { expect(client.post(url).json(&body).send().await?, 200).await?.bytes().await.map(|_| ()).map_err(Into::into) }
     })
     .await?;
-    eprintln!(
-        "search (uncached): {search_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
-        searches.percentile_ms(50.0),
-        searches.percentile_ms(99.0)
-    );
+        eprintln!(
+            "search (uncached): {search_rps:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+            searches.percentile_ms(50.0),
+            searches.percentile_ms(99.0)
+        );
+        Some((search_rps, searches))
+    } else {
+        None
+    };
 
     let opt = |l: &Option<Latencies>, p: f64| l.as_ref().map(|l| round(l.percentile_ms(p), 3));
     println!(
@@ -295,20 +342,35 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
             "memories_in_store": total,
             "http_version": format!("{version:?}"),
             "concurrency": args.concurrency,
-            "get_hot_rps": round(get_hot_rps, 1),
-            "get_hot_p50_ms": round(get_hot.percentile_ms(50.0), 3),
-            "get_hot_p99_ms": round(get_hot.percentile_ms(99.0), 3),
+            "get_hot_rps": get_hot.as_ref().map(|(rps, _)| round(*rps, 1)),
+            "get_hot_p50_ms": get_hot.as_ref().map(|(_, l)| round(l.percentile_ms(50.0), 3)),
+            "get_hot_p99_ms": get_hot.as_ref().map(|(_, l)| round(l.percentile_ms(99.0), 3)),
             "get_cold_p50_ms": opt(&cold, 50.0),
             "get_cold_p99_ms": opt(&cold, 99.0),
-            "create_p50_ms": round(creates.percentile_ms(50.0), 3),
-            "create_p99_ms": round(creates.percentile_ms(99.0), 3),
-            "batch_memories_per_s": round(batch_rate, 1),
-            "search_p50_ms": round(searches.percentile_ms(50.0), 3),
-            "search_p99_ms": round(searches.percentile_ms(99.0), 3),
-            "search_rps": round(search_rps, 1),
+            "create_p50_ms": opt(&creates, 50.0),
+            "create_p99_ms": opt(&creates, 99.0),
+            "batch_memories_per_s": batch_rate.map(|rate| round(rate, 1)),
+            "search_p50_ms": searches.as_ref().map(|(_, l)| round(l.percentile_ms(50.0), 3)),
+            "search_p99_ms": searches.as_ref().map(|(_, l)| round(l.percentile_ms(99.0), 3)),
+            "search_rps": searches.as_ref().map(|(rps, _)| round(*rps, 1)),
         })
     );
     Ok(())
+}
+
+/// Stores one memory through the API and returns its id (the cached-GET target when no batch
+/// was written).
+async fn create_one(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let response = http
+        .post(format!("{base}/v1/memories"))
+        .json(&serde_json::json!({"content": "benchmark: the memory read over and over"}))
+        .send()
+        .await?;
+    let body: serde_json::Value = expect(response, 201).await?.json().await?;
+    body["id"]
+        .as_str()
+        .map(str::to_string)
+        .context("no id in the create reply")
 }
 
 /// Inserts `count` synthetic memories into the runtime's database under the runtime's embedder
