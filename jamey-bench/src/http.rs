@@ -315,12 +315,12 @@ async fn measure(args: HttpArgs) -> anyhow::Result<()> {
     let searches = if wants(Measurement::Search) {
         // Searches, every query new (no cached result): embed the query, hybrid search, rank.
         let (client, b) = (http.clone(), base.clone());
-        // Tokens of stored memories (the keyword path runs), shifted per run: a query an earlier
-        // run sent may still be in the cache.
-        let run = rand::random::<u32>() as usize % 10_000;
+        // Tokens of stored memories (the keyword path runs), and a word of this run's own: a
+        // query an earlier run sent may still be in the cache.
+        let run = format!("r{:08x}", rand::random::<u32>());
         let (search_rps, searches) = drive(writes, args.concurrency, move |i| {
         let (client, url) = (client.clone(), format!("{b}/v1/memories/search"));
-        let body = serde_json::json!({"query": format!("what about the dentist and zq{:x}k", run + i * 7), "limit": 10});
+        let body = serde_json::json!({"query": format!("what about the dentist and zq{:x}k {run}", i * 7), "limit": 10});
         async move { expect(client.post(url).json(&body).send().await?, 200).await?.bytes().await.map(|_| ()).map_err(Into::into) }
     })
     .await?;
