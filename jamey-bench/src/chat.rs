@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use futures::StreamExt;
 use jamey_core::home::JameyHome;
 use jamey_protocol::SystemInfo;
-use jamey_providers::scripted::{ScriptedServer, ScriptedUsage, StreamScript};
+use jamey_providers::scripted::{ScriptedServer, StreamScript};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,21 +66,7 @@ pub(crate) fn run(args: ChatArgs) -> anyhow::Result<()> {
 }
 
 fn script(chunks: usize, interval: Duration) -> StreamScript {
-    let mut script = StreamScript::new(MODEL);
-    for index in 0..chunks {
-        if index > 0 {
-            script = script.pause(interval);
-        }
-        script = script.text(&format!("word{index} "));
-    }
-    script
-        .finish("stop")
-        .usage(ScriptedUsage {
-            prompt_tokens: 200,
-            completion_tokens: chunks as u64,
-            cost: Some(0.0001),
-        })
-        .done()
+    crate::llm::paced_answer(MODEL, "word", chunks, interval, 200)
 }
 
 /// One streamed turn as the client saw it.

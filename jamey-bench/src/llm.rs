@@ -40,22 +40,34 @@ pub(crate) fn run(args: LlmArgs) -> anyhow::Result<()> {
     runtime.block_on(measure(args))
 }
 
-fn script(chunks: usize, interval: Duration) -> StreamScript {
-    let mut script = StreamScript::new(MODEL);
+/// A streamed answer of `chunks` text chunks (`{word}0 `, `{word}1 `, …) `interval` apart, then
+/// the finish, usage with a cost, and `[DONE]`: what a model sends, at a chosen pace.
+pub(crate) fn paced_answer(
+    model: &str,
+    word: &str,
+    chunks: usize,
+    interval: Duration,
+    prompt_tokens: u64,
+) -> StreamScript {
+    let mut script = StreamScript::new(model);
     for index in 0..chunks {
         if index > 0 {
             script = script.pause(interval);
         }
-        script = script.text(&format!("token{index} "));
+        script = script.text(&format!("{word}{index} "));
     }
     script
         .finish("stop")
         .usage(ScriptedUsage {
-            prompt_tokens: 100,
+            prompt_tokens,
             completion_tokens: chunks as u64,
             cost: Some(0.0001),
         })
         .done()
+}
+
+fn script(chunks: usize, interval: Duration) -> StreamScript {
+    paced_answer(MODEL, "token", chunks, interval, 100)
 }
 
 fn client(server: &ScriptedServer) -> anyhow::Result<OpenAiCompatClient> {

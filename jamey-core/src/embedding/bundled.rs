@@ -273,8 +273,7 @@ impl Model {
     }
 
     /// The summed final hidden states of one unpadded sequence, given its tokens' word
-    /// embeddings: the same operations, in the same order, as candle's `BertModel` with an
-    /// all-ones attention mask.
+    /// embeddings: the operations of candle's `BertModel`, in the same order.
     fn forward(&self, words: Vec<f32>, types: &[u32]) -> candle_core::Result<Vec<f32>> {
         let device = Device::Cpu;
         let tokens = types.len();
@@ -284,20 +283,11 @@ impl Model {
         let positions = Tensor::new(&(0..tokens as u32).collect::<Vec<_>>()[..], &device)?;
         embeddings = embeddings.broadcast_add(&self.positions.forward(&positions)?)?;
         let embeddings = self.norm.forward(&embeddings)?;
-        // The extended attention mask of an all-ones mask: (1 - 1) * f32::MIN, zero everywhere.
-        let mask = Tensor::ones((1, tokens), DType::U32, &device)?
-            .unsqueeze(1)?
-            .unsqueeze(1)?
-            .to_dtype(DType::F32)?;
-        let mask = (mask.ones_like()? - &mask)?
-            .broadcast_mul(&Tensor::try_from(f32::MIN)?.to_dtype(DType::F32)?)?;
+        // No padding, so the attention mask adds nothing: zeros, shaped as candle's BERT
+        // expects its extended mask.
+        let mask = Tensor::zeros((1, 1, 1, tokens), DType::F32, &device)?;
         let hidden = self.encoder.forward(&embeddings, &mask)?;
-        let ones = Tensor::ones((1, tokens), DType::F32, &device)?.unsqueeze(2)?;
-        hidden
-            .broadcast_mul(&ones)?
-            .sum(1)?
-            .squeeze(0)?
-            .to_vec1::<f32>()
+        hidden.sum(1)?.squeeze(0)?.to_vec1::<f32>()
     }
 }
 

@@ -762,7 +762,6 @@ impl MemoryStore for PgMemoryStore {
                 .map(|c| (c.memory, c.cosine))
                 .collect(),
             (SearchMode::Hybrid, Some(embedding)) => {
-                let pool_size = hybrid_pool;
                 let vector_hits = match vector_hits {
                     Some(hits) => hits,
                     None => {
@@ -771,7 +770,7 @@ impl MemoryStore for PgMemoryStore {
                             &embedding,
                             &terms,
                             &search.filter,
-                            pool_size,
+                            hybrid_pool,
                         )
                         .await?
                     }
@@ -788,7 +787,7 @@ impl MemoryStore for PgMemoryStore {
                             &terms,
                             &or_terms,
                             &search.filter,
-                            pool_size,
+                            hybrid_pool,
                         )
                         .await?
                     {

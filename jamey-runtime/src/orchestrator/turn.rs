@@ -304,24 +304,7 @@ impl Orchestrator {
         .await
         .ok();
         if chat.remember_turns && outcome.external_calls.is_empty() {
-            // Embedding and storing the turn is not part of the answer: it runs after the
-            // reply, in the background (finished before the runtime exits).
-            let content = turn_memory_content(
-                &message,
-                &outcome.reply,
-                self.memories.limits().max_content_bytes,
-            );
-            let memories = self.memories.clone();
-            let session = session_id.clone();
-            self.background.spawn(async move {
-                let mut memory = NewMemory::from_content(content);
-                memory.kind = Some("conversation".into());
-                memory.session_id = Some(session);
-                memory.tags = vec!["chat".into()];
-                if let Err(error) = memories.add(memory).await {
-                    tracing::warn!(%error, "cannot store the turn as a memory");
-                }
-            });
+            self.remember_in_background(&session_id, &message, &outcome.reply);
         }
         Ok(outcome)
     }
@@ -459,19 +442,28 @@ impl Orchestrator {
         }
         Ok(())
     }
-}
 
-/// The memory a turn becomes: what the user said and the reply, cut to `limit` bytes.
-fn turn_memory_content(message: &str, reply: &str, limit: usize) -> String {
-    let mut content = format!("User: {message}\nJamey: {reply}");
-    if content.len() > limit {
-        let mut end = limit;
+    /// Stores the turn as a memory so later sessions can recall it. Embedding and storing it
+    /// is not part of the answer: it runs after the reply, in the background (finished before
+    /// the runtime exits); failures are logged.
+    fn remember_in_background(&self, session_id: &str, message: &str, reply: &str) {
+        let mut content = format!("User: {message}\nJamey: {reply}");
+        let mut end = self.memories.limits().max_content_bytes.min(content.len());
         while !content.is_char_boundary(end) {
             end -= 1;
         }
         content.truncate(end);
+        let mut memory = NewMemory::from_content(content);
+        memory.kind = Some("conversation".into());
+        memory.session_id = Some(session_id.to_string());
+        memory.tags = vec!["chat".into()];
+        let memories = self.memories.clone();
+        self.background.spawn(async move {
+            if let Err(error) = memories.add(memory).await {
+                tracing::warn!(%error, "cannot store the turn as a memory");
+            }
+        });
     }
-    content
 }
 
 fn user_message(text: &str) -> ChatMessage {
