@@ -72,7 +72,7 @@ pub(crate) fn run(target: &Target, args: ChatArgs, json: bool) -> anyhow::Result
             remote: &remote,
             session: args.session,
             model: args.model,
-            history: target.home.root().join("chat_history"),
+            history: target.home.chat_history(),
         }
         .run(),
     }

@@ -25,6 +25,7 @@ use anyhow::{bail, Context};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 use jamey_core::home::JameyHome;
+use jamey_protocol::settings::HOME_VARIABLE;
 
 /// Exit status of a command line that does not parse, as clap and most tools use.
 const USAGE_ERROR: u8 = 2;
@@ -55,7 +56,7 @@ struct Cli {
     json: bool,
 
     /// Jamey's home directory [default: the platform data directory, e.g. ~/.local/share/jamey].
-    #[arg(long, global = true, env = "JAMEY_HOME", value_name = "PATH")]
+    #[arg(long, global = true, env = HOME_VARIABLE, value_name = "PATH")]
     home: Option<PathBuf>,
 
     /// The runtime's URL, e.g. https://127.0.0.1:3000 [default: from config.toml and JAMEY_LISTEN].
@@ -169,7 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn resolve_home(arg: Option<PathBuf>) -> anyhow::Result<JameyHome> {
     let root = match arg {
         Some(root) => root,
-        None => JameyHome::platform_default()
+        None => jamey_core::home::platform_default()
             .context("cannot find the platform data directory: set JAMEY_HOME or pass --home PATH")?
             .root()
             .to_owned(),

@@ -29,6 +29,9 @@ use jamey_core::memory::{
 };
 use jamey_core::secrets::{Secret, SecretManager, SecretManagerOptions, SecretStore};
 use jamey_core::{Memories, MemoryStore};
+use jamey_protocol::settings::{
+    EMBEDDING_API_KEY_SECRET, LLM_API_KEY_SECRET, OPENROUTER_API_KEY_SECRET, PASSPHRASE_VARIABLE,
+};
 use parking_lot::RwLock;
 use state::{AppState, Settings};
 use std::collections::HashMap;
@@ -51,7 +54,7 @@ pub fn open_secrets(env: &Environment) -> anyhow::Result<SecretManager> {
     let options = SecretManagerOptions {
         passphrase: env
             .vars
-            .get("JAMEY_SECRETS_PASSPHRASE")
+            .get(PASSPHRASE_VARIABLE)
             .map(|p| Secret::new(p.clone())),
         env: env.vars.clone(),
         use_keychain: true,
@@ -67,10 +70,10 @@ pub fn open_embedder(
     let embedding = &config.embedding;
     if let (Some(base_url), Some(model)) = (&embedding.base_url, &embedding.model) {
         let mut remote = RemoteEmbedderConfig::new(base_url.clone(), model.clone());
-        remote.api_key = match secrets.get("embedding_api_key")? {
+        remote.api_key = match secrets.get(EMBEDDING_API_KEY_SECRET)? {
             Some(key) => Some(key.expose().to_string()),
             None => secrets
-                .get("openrouter_api_key")?
+                .get(OPENROUTER_API_KEY_SECRET)?
                 .map(|key| key.expose().to_string()),
         };
         let embedder = RemoteEmbedder::connect(remote)
@@ -176,9 +179,9 @@ pub async fn build_state(
 ) -> anyhow::Result<AppState> {
     let secrets = open_secrets(env)?;
     tracing::info!(secrets = %secrets.describe(), "secret manager ready");
-    let llm_api_key = match secrets.get("llm_api_key")? {
+    let llm_api_key = match secrets.get(LLM_API_KEY_SECRET)? {
         Some(key) => Some(key),
-        None => secrets.get("openrouter_api_key")?,
+        None => secrets.get(OPENROUTER_API_KEY_SECRET)?,
     };
     let embedder_config = config.clone();
     let embedder =
