@@ -17,7 +17,7 @@ pub use error::SecretError;
 pub use file_format::PBKDF2_ITERATIONS;
 pub use file_store::{EncryptedFileSecretStore, FileKeySource};
 pub use keyring_store::{KeyringSecretStore, KEYRING_SERVICE};
-pub use manager::{SecretManager, SecretManagerOptions};
+pub use manager::{SecretListing, SecretManager, SecretManagerOptions};
 pub use secret::{Secret, REDACTED};
 
 /// A place secrets are kept, by name.
