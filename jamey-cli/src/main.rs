@@ -11,8 +11,10 @@ mod daemon;
 mod host;
 mod init;
 mod memory;
+mod prompt;
 mod reembed;
 mod report;
+mod secret;
 mod status;
 mod table;
 mod token;
@@ -39,6 +41,7 @@ Examples:
   jamey memory add \"Anna is allergic to peanuts\" --tag family
   jamey memory search \"what can my sister not eat?\"
   jamey memory export --out memories.jsonl
+  jamey secret set llm_api_key                the LLM key, typed at a prompt that does not echo
   jamey status --json                         machine-readable health (exit 3: not running)
   JAMEY_HOME=/tmp/j JAMEY_LISTEN=127.0.0.1:4000 jamey start
   jamey completions bash > ~/.local/share/bash-completion/completions/jamey";
@@ -97,6 +100,9 @@ enum Command {
     /// Bearer tokens for external tools.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Secrets such as the LLM key (`llm_api_key`): set, list, remove; values are never shown.
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
     /// Print a shell completion script, e.g. `jamey completions bash`.
     Completions {
         /// The shell to complete for.
@@ -161,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Process(command) => host::run_process(&target, &command, json),
         Command::Cert(command) => cert::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => token::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
+        Command::Secret(command) => secret::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
         Command::Completions { .. } | Command::Detach { .. } => Ok(ExitCode::SUCCESS),
     }
 }

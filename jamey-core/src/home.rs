@@ -95,6 +95,9 @@ pub const CONFIG_TEMPLATE: &str = r#"# Jamey configuration. Every setting is sho
 # An OpenAI-compatible chat API: OpenRouter by default, or Ollama, vLLM, llama.cpp, LM Studio
 # (JAMEY_LLM_BASE_URL). The API key comes from the secret manager or OPENROUTER_API_KEY. (reload)
 # base_url = "https://openrouter.ai/api/v1"
+# Refuse chat at once, sending nothing, while no API key is configured. Default: true for
+# OpenRouter, false for any other server (a local one may need no key). (reload)
+# api_key_required = true
 # The model that answers (JAMEY_LLM_MODEL), and the models that answer when it keeps failing. (reload)
 # model = "openai/gpt-4o-mini"
 # fallback_models = []

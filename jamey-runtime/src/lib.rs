@@ -241,8 +241,12 @@ pub fn build_orchestrator(
 ) -> anyhow::Result<Arc<orchestrator::Orchestrator>> {
     let provider = orchestrator::build_provider(&config.llm, api_key.as_ref())
         .context("the [llm] settings")?;
-    if api_key.is_none() && config.llm.base_url == chat_config::DEFAULT_LLM_BASE_URL {
-        tracing::warn!("no LLM API key (set OPENROUTER_API_KEY or store llm_api_key): chat will fail until one is configured");
+    if api_key.is_none() && config.llm.api_key_required {
+        tracing::warn!(
+            base_url = %config.llm.base_url,
+            "{}; until then chat is refused",
+            orchestrator::UNCONFIGURED_MESSAGE
+        );
     }
     let mut tools = jamey_tools::ToolRegistry::new(jamey_tools::ToolLimits {
         timeout: std::time::Duration::from_secs(config.tools.timeout_secs),
