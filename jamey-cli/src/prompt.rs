@@ -21,7 +21,9 @@ pub(crate) fn hidden(question: &str) -> anyhow::Result<Secret> {
         .context("cannot open the terminal to ask for the value: pipe it on stdin instead")?;
     let saved = termios::tcgetattr(&tty).context("cannot read the terminal's settings")?;
     let mut quiet = saved.clone();
-    quiet.local_modes.remove(LocalModes::ECHO | LocalModes::ISIG);
+    quiet
+        .local_modes
+        .remove(LocalModes::ECHO | LocalModes::ISIG);
     quiet.local_modes.insert(LocalModes::ECHONL);
     termios::tcsetattr(&tty, OptionalActions::Flush, &quiet)
         .context("cannot turn off the terminal's echo")?;

@@ -10,7 +10,8 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use jamey_core::home::JameyHome;
 use jamey_core::secrets::{
-    EnvSecretStore, Secret, SecretListing, SecretManager, SecretManagerOptions, SecretStore,
+    validate_name, EnvSecretStore, Secret, SecretListing, SecretManager, SecretManagerOptions,
+    SecretStore,
 };
 use jamey_protocol::settings::{self, Setting, SETTING_VARIABLES};
 use serde::Serialize;
@@ -141,6 +142,8 @@ pub(crate) fn run(home: &JameyHome, command: &SecretCommand, json: bool) -> anyh
     let manager = open(home, &env)?;
     match command {
         SecretCommand::Set { name } => {
+            // Before asking for a value that could not be stored.
+            validate_name(name)?;
             let value = read_value(name)?;
             manager.set(name, &value)?;
             let backend = manager.backend();
@@ -149,10 +152,8 @@ pub(crate) fn run(home: &JameyHome, command: &SecretCommand, json: bool) -> anyh
                 .into_iter()
                 .find(|listing| &listing.name == name)
                 .and_then(|listing| listing.backends.first().copied());
-            let restart_needed = matches!(
-                daemon::probe(&home.pid_file())?,
-                RuntimeProcess::Running(_)
-            );
+            let restart_needed =
+                matches!(daemon::probe(&home.pid_file())?, RuntimeProcess::Running(_));
             report::print(
                 &Stored {
                     name: name.clone(),

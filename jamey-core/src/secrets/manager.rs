@@ -448,10 +448,8 @@ mod tests {
     fn list_names_each_secret_with_where_it_is_held_and_no_value() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let home = JameyHome::new(dir.path());
-        let manager = SecretManager::open(
-            &home,
-            options(&[("OPENROUTER_API_KEY", "sk-env")], None),
-        )?;
+        let manager =
+            SecretManager::open(&home, options(&[("OPENROUTER_API_KEY", "sk-env")], None))?;
         manager.set("github_token", &Secret::from("gh-file"))?;
         manager.set("openrouter_api_key", &Secret::from("sk-file"))?;
         let listed = manager.list(&["openrouter_api_key", "llm_api_key"])?;

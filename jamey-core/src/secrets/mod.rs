@@ -42,7 +42,7 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
 const MAX_NAME_LEN: usize = 128;
 
 /// Checks a secret name against the rules every backend shares.
-pub(crate) fn validate_name(name: &str) -> Result<(), SecretError> {
+pub fn validate_name(name: &str) -> Result<(), SecretError> {
     let reason = if name.is_empty() {
         "it is empty"
     } else if name.len() > MAX_NAME_LEN {

@@ -86,8 +86,12 @@ pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
 fn llm_detail(app: &AppState) -> serde_json::Value {
     let state = app.orchestrator.llm_state();
     match state {
-        LlmState::Configured => json!({"status": state.as_str(), "model": app.orchestrator.models().first()}),
-        LlmState::Unconfigured => json!({"status": state.as_str(), "message": UNCONFIGURED_MESSAGE}),
+        LlmState::Configured => {
+            json!({"status": state.as_str(), "model": app.orchestrator.models().first()})
+        }
+        LlmState::Unconfigured => {
+            json!({"status": state.as_str(), "message": UNCONFIGURED_MESSAGE})
+        }
     }
 }
 

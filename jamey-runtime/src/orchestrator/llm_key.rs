@@ -43,7 +43,9 @@ pub fn key_required(base_url: &str) -> bool {
 fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     if let Some(bracketed) = host.strip_prefix('[') {
         return bracketed.split(']').next().unwrap_or(bracketed);
     }
