@@ -64,7 +64,7 @@ pub(crate) fn run(target: &Target, args: ChatArgs, json: bool) -> anyhow::Result
             &remote,
             args.session,
             args.model,
-            target.home.root().join("chat_history"),
+            target.home.chat_history(),
         )
         .run(),
     }

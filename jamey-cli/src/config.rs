@@ -1,6 +1,6 @@
 //! `jamey config show`: the running runtime's effective settings (`GET /v1/config`), or, when
-//! it is not running, what `config.toml` and the `JAMEY_*` environment set. Secrets are masked
-//! either way.
+//! it is not running, what `config.toml` and the variables the runtime reads
+//! (`jamey_protocol::settings`) set. Secrets are masked either way.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -12,22 +12,14 @@ use clap::Subcommand;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use jamey_core::home::JameyHome;
+use jamey_protocol::settings::{Setting, SETTING_VARIABLES};
+
 use crate::connect::Target;
 use crate::report::{self, Report};
 
 /// Shown instead of a secret.
 const MASK: &str = "[redacted]";
-
-/// Environment variables the runtime reads as settings, with the key each one sets.
-const SETTING_VARIABLES: [(&str, &str); 7] = [
-    ("JAMEY_LISTEN", "listen"),
-    ("JAMEY_LOG", "log.level"),
-    ("JAMEY_LOG_FORMAT", "log.format"),
-    ("JAMEY_DATABASE_URL", "database.url"),
-    ("JAMEY_EMBEDDING_MODEL_DIR", "embedding.model_dir"),
-    ("JAMEY_EMBEDDING_BASE_URL", "embedding.base_url"),
-    ("JAMEY_EMBEDDING_MODEL", "embedding.model"),
-];
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
@@ -98,7 +90,7 @@ pub(crate) fn run(
             Shown {
                 source: Source::Files,
                 url: None,
-                config: mask(from_files(&file, &env)?),
+                config: mask(from_files(&target.home, &env)?),
                 config_file: Some(file),
             }
         }
@@ -108,9 +100,11 @@ pub(crate) fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `config.toml` with the setting variables of `env` on top, as the runtime layers them.
-fn from_files(file: &std::path::Path, env: &[(String, String)]) -> anyhow::Result<Value> {
-    let text = match std::fs::read_to_string(file) {
+/// `config.toml` with the setting variables of `env` on top, as the runtime layers them; the
+/// secrets the environment holds are shown masked under `secrets.NAME`.
+fn from_files(home: &JameyHome, env: &[(String, String)]) -> anyhow::Result<Value> {
+    let file = home.config_file();
+    let text = match std::fs::read_to_string(&file) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
@@ -118,10 +112,23 @@ fn from_files(file: &std::path::Path, env: &[(String, String)]) -> anyhow::Resul
     let table: toml::Table =
         toml::from_str(&text).with_context(|| format!("cannot parse {}", file.display()))?;
     let mut config = serde_json::to_value(table).context("cannot convert the settings")?;
-    for (variable, key) in SETTING_VARIABLES {
-        if let Some((_, value)) = env.iter().find(|(name, _)| name == variable) {
-            set_path(&mut config, key, Value::String(value.clone()));
-        }
+    for variable in SETTING_VARIABLES {
+        let value = match variable.setting {
+            // The home the runtime gets is the one this command works on (`--home` included).
+            Setting::Home => Some(home.root().display().to_string()),
+            _ => env
+                .iter()
+                .find(|(name, _)| name == variable.name)
+                .map(|(_, value)| value.clone()),
+        };
+        let shown = match value {
+            // The secret manager treats an empty variable as unset.
+            Some(value) if variable.is_secret() && value.is_empty() => continue,
+            Some(_) if variable.is_secret() => MASK.to_owned(),
+            Some(value) => value,
+            None => continue,
+        };
+        set_path(&mut config, &variable.shown_as(), Value::String(shown));
     }
     Ok(config)
 }
@@ -246,9 +253,9 @@ mod tests {
     #[test]
     fn environment_variables_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("config.toml");
+        let home = JameyHome::new(dir.path());
         std::fs::write(
-            &file,
+            home.config_file(),
             "listen = \"127.0.0.1:4000\"\n[log]\nlevel = \"debug\"\n",
         )
         .unwrap();
@@ -259,9 +266,44 @@ mod tests {
                 "postgres://u:pw@h/db".to_string(),
             ),
         ];
-        let config = mask(from_files(&file, &env).unwrap());
+        let config = mask(from_files(&home, &env).unwrap());
         assert_eq!(config["listen"], "127.0.0.1:5000");
         assert_eq!(config["log"]["level"], "debug");
         assert_eq!(config["database"]["url"], "postgres://u:[redacted]@h/db");
+    }
+
+    /// With the runtime stopped, every variable the runtime reads is shown under its key, and
+    /// no secret value is.
+    #[test]
+    fn every_variable_the_runtime_reads_is_shown_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = JameyHome::new(dir.path());
+        let env: Vec<(String, String)> = SETTING_VARIABLES
+            .iter()
+            .map(|v| (v.name.to_string(), format!("value-of-{}", v.name)))
+            .collect();
+        let config = mask(from_files(&home, &env).unwrap());
+        let mut flat = BTreeMap::new();
+        flatten("", &config, &mut flat);
+        for variable in SETTING_VARIABLES {
+            let shown = flat
+                .get(&variable.shown_as())
+                .unwrap_or_else(|| panic!("{} not shown: {flat:?}", variable.name));
+            let value = format!("value-of-{}", variable.name);
+            match variable.setting {
+                Setting::Home => {
+                    assert_eq!(shown, &format!("{:?}", dir.path().display().to_string()))
+                }
+                _ if variable.is_secret() => assert_eq!(shown, &format!("{MASK:?}")),
+                _ => assert_eq!(shown, &format!("{value:?}")),
+            }
+        }
+        let text = config.to_string();
+        for variable in SETTING_VARIABLES.iter().filter(|v| v.is_secret()) {
+            assert!(
+                !text.contains(&format!("value-of-{}", variable.name)),
+                "{text}"
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use anyhow::Context;
 use jamey_client::{ClientError, Endpoint, EndpointSettings, JameyClient};
 use jamey_core::home::JameyHome;
+use jamey_protocol::settings::{LISTEN_VARIABLE, TOKEN_VARIABLE};
 
 /// Where a command looks for the runtime.
 #[derive(Debug, Clone)]
@@ -21,8 +22,8 @@ impl Target {
         Endpoint::resolve(&EndpointSettings {
             home: self.home.root().to_owned(),
             url: self.url.clone(),
-            listen: std::env::var("JAMEY_LISTEN").ok(),
-            token: std::env::var("JAMEY_TOKEN").ok(),
+            listen: std::env::var(LISTEN_VARIABLE).ok(),
+            token: std::env::var(TOKEN_VARIABLE).ok(),
         })
     }
 

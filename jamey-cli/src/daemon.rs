@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use jamey_client::{ClientError, Readiness};
+use jamey_protocol::settings::HOME_VARIABLE;
 use rustix::fs::{flock, FlockOperation};
 use rustix::io::{fcntl_getfd, fcntl_setfd, Errno, FdFlags};
 use rustix::process::{kill_process, test_kill_process, Pid, Signal};
@@ -26,8 +27,6 @@ use crate::report::{self, Report};
 
 /// The runtime's executable name, looked up beside `jamey`, then on PATH.
 const RUNTIME_BINARY: &str = "jamey-runtime";
-/// The log file of a detached runtime, in `JAMEY_HOME/logs/`.
-const LOG_FILE: &str = "runtime.log";
 /// How often `start` and `stop` look again.
 const POLL: Duration = Duration::from_millis(100);
 /// Lines of the log shown when the runtime fails to start.
@@ -200,7 +199,7 @@ pub(crate) fn start(target: &Target, args: &StartArgs, json: bool) -> anyhow::Re
     let pid_path = target.home.pid_file();
     let mut pid_file =
         PidFile::open(&pid_path).with_context(|| format!("cannot open {}", pid_path.display()))?;
-    let log_path = target.home.logs_dir().join(LOG_FILE);
+    let log_path = target.home.runtime_log();
     if !pid_file.try_lock()? {
         let pid = pid_file.read_pid()?;
         let started = Instant::now();
@@ -223,7 +222,7 @@ pub(crate) fn start(target: &Target, args: &StartArgs, json: bool) -> anyhow::Re
     if args.foreground {
         pid_file.write_pid(std::process::id())?;
         let error = Command::new(&runtime)
-            .env("JAMEY_HOME", target.home.root())
+            .env(HOME_VARIABLE, target.home.root())
             .exec();
         return Err(anyhow!(error).context(format!("cannot run {}", runtime.display())));
     }
@@ -241,7 +240,7 @@ pub(crate) fn start(target: &Target, args: &StartArgs, json: bool) -> anyhow::Re
     let mut child = Command::new(me)
         .arg("__detach")
         .arg(&runtime)
-        .env("JAMEY_HOME", target.home.root())
+        .env(HOME_VARIABLE, target.home.root())
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

@@ -11,8 +11,10 @@ mod daemon;
 mod host;
 mod init;
 mod memory;
+mod prompt;
 mod reembed;
 mod report;
+mod secret;
 mod status;
 mod table;
 mod token;
@@ -25,6 +27,7 @@ use anyhow::{bail, Context};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 use jamey_core::home::JameyHome;
+use jamey_protocol::settings::HOME_VARIABLE;
 
 /// Exit status of a command line that does not parse, as clap and most tools use.
 const USAGE_ERROR: u8 = 2;
@@ -38,6 +41,7 @@ Examples:
   jamey memory add \"Anna is allergic to peanuts\" --tag family
   jamey memory search \"what can my sister not eat?\"
   jamey memory export --out memories.jsonl
+  jamey secret set llm_api_key                the LLM key, typed at a prompt that does not echo
   jamey status --json                         machine-readable health (exit 3: not running)
   JAMEY_HOME=/tmp/j JAMEY_LISTEN=127.0.0.1:4000 jamey start
   jamey completions bash > ~/.local/share/bash-completion/completions/jamey";
@@ -55,7 +59,7 @@ struct Cli {
     json: bool,
 
     /// Jamey's home directory [default: the platform data directory, e.g. ~/.local/share/jamey].
-    #[arg(long, global = true, env = "JAMEY_HOME", value_name = "PATH")]
+    #[arg(long, global = true, env = HOME_VARIABLE, value_name = "PATH")]
     home: Option<PathBuf>,
 
     /// The runtime's URL, e.g. https://127.0.0.1:3000 [default: from config.toml and JAMEY_LISTEN].
@@ -96,6 +100,9 @@ enum Command {
     /// Bearer tokens for external tools.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Secrets such as the LLM key (`llm_api_key`): set, list, remove; values are never shown.
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
     /// Print a shell completion script, e.g. `jamey completions bash`.
     Completions {
         /// The shell to complete for.
@@ -160,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Process(command) => host::run_process(&target, &command, json),
         Command::Cert(command) => cert::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => token::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
+        Command::Secret(command) => secret::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
         Command::Completions { .. } | Command::Detach { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -169,7 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn resolve_home(arg: Option<PathBuf>) -> anyhow::Result<JameyHome> {
     let root = match arg {
         Some(root) => root,
-        None => JameyHome::platform_default()
+        None => jamey_core::home::platform_default()
             .context("cannot find the platform data directory: set JAMEY_HOME or pass --home PATH")?
             .root()
             .to_owned(),

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jamey_protocol::settings::HOME_VARIABLE;
 use serde::{Deserialize, Serialize};
 
 use crate::connect::Target;
@@ -72,7 +73,7 @@ pub(crate) fn run(target: &Target, json: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut child = Command::new(&runtime)
         .arg("reembed")
-        .env("JAMEY_HOME", target.home.root())
+        .env(HOME_VARIABLE, target.home.root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

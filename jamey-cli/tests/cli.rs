@@ -506,3 +506,139 @@ fn curl_accepts_the_certificates_and_keys_as_written() {
         "{without_client_cert:?}"
     );
 }
+
+/// `jamey` with `input` on stdin and none of the variables the runtime reads but `extra`.
+fn jamey_with_input(home: &Path, args: &[&str], input: &str, extra: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jamey"));
+    for variable in jamey_protocol::settings::SETTING_VARIABLES {
+        command.env_remove(variable.name);
+    }
+    let mut child = command
+        .args(args)
+        .env("JAMEY_HOME", home)
+        .envs(extra.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A secret name no other test or runtime uses: the OS keychain is shared by every home.
+fn unique_secret_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("test-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn secret_set_list_rm_never_show_the_value() {
+    let (_dir, home) = new_home();
+    init(&home);
+    let name = unique_secret_name();
+    let value = "s3cret-value-never-shown";
+
+    let stored: Value = serde_json::from_str(&succeeds(jamey_with_input(
+        &home,
+        &["secret", "set", &name, "--json"],
+        &format!("{value}\n"),
+        &[],
+    )))
+    .unwrap();
+    assert_eq!(stored["name"], name.as_str());
+    let backend = stored["backend"].as_str().unwrap().to_owned();
+    assert!(
+        ["keychain", "encrypted-file"].contains(&backend.as_str()),
+        "{stored}"
+    );
+    assert_eq!(stored["restart_needed"], false, "no runtime runs");
+    if backend == "encrypted-file" {
+        let file = fs::read(home.join("secrets.enc")).unwrap();
+        assert!(!String::from_utf8_lossy(&file).contains(value));
+        assert_eq!(mode(&home.join("secrets.enc")), 0o600);
+    }
+
+    // Listed with its backend, beside a secret the environment provides; no value anywhere.
+    let output = jamey_with_input(
+        &home,
+        &["secret", "list", "--json"],
+        "",
+        &[("OPENROUTER_API_KEY", "sk-or-env-never-shown")],
+    );
+    let listed: Value = serde_json::from_str(&succeeds(output.clone())).unwrap();
+    let text = format!("{listed}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        !text.contains(value) && !text.contains("sk-or-env"),
+        "{text}"
+    );
+    let find = |listed: &Value, wanted: &str| {
+        listed["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == wanted)
+            .cloned()
+    };
+    let mine = find(&listed, &name).unwrap();
+    assert_eq!(mine["backend"], backend.as_str(), "{listed}");
+    let env = find(&listed, "openrouter_api_key").unwrap();
+    assert_eq!(env["backend"], "environment", "{listed}");
+    let table = succeeds(jamey_with_input(&home, &["secret", "list"], "", &[]));
+    assert!(
+        table.starts_with("NAME") && table.contains(&name) && !table.contains(value),
+        "{table}"
+    );
+
+    // Replaced, then removed; removing again is an error.
+    succeeds(jamey_with_input(
+        &home,
+        &["secret", "set", &name],
+        "second-value\r\n",
+        &[],
+    ));
+    let text = succeeds(jamey_with_input(&home, &["secret", "rm", &name], "", &[]));
+    assert_eq!(text, format!("Removed {name}\n"));
+    let listed: Value = serde_json::from_str(&succeeds(jamey_with_input(
+        &home,
+        &["secret", "list", "--json"],
+        "",
+        &[],
+    )))
+    .unwrap();
+    assert!(find(&listed, &name).is_none(), "{listed}");
+    let err = fails(jamey_with_input(&home, &["secret", "rm", &name], "", &[]));
+    assert!(err.contains("no secret") && err.contains(&name), "{err}");
+}
+
+#[test]
+fn secret_set_refuses_an_empty_value_and_a_bad_name() {
+    let (_dir, home) = new_home();
+    init(&home);
+    let name = unique_secret_name();
+    let err = fails(jamey_with_input(
+        &home,
+        &["secret", "set", &name],
+        "\n",
+        &[],
+    ));
+    assert!(err.contains("no value given"), "{err}");
+    let err = fails(jamey_with_input(
+        &home,
+        &["secret", "set", "Bad Name"],
+        "v",
+        &[],
+    ));
+    assert!(err.contains("invalid secret name"), "{err}");
+    let (_dir, fresh) = new_home();
+    let err = fails(jamey_with_input(&fresh, &["secret", "list"], "", &[]));
+    assert!(err.contains("jamey init"), "{err}");
+}

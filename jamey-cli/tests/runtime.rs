@@ -14,25 +14,20 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jamey_protocol::settings::{self, Setting, SETTING_VARIABLES};
 use jamey_providers::scripted::{ScriptedReply, ScriptedServer, ScriptedUsage, StreamScript};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// Settings a developer's shell may carry that would point the runtime elsewhere.
-const FOREIGN_SETTINGS: [&str; 11] = [
-    "JAMEY_DATABASE_URL",
-    "JAMEY_LLM_BASE_URL",
-    "JAMEY_LLM_MODEL",
-    "OPENROUTER_API_KEY",
-    "JAMEY_REDIS_URL",
-    "JAMEY_EMBEDDING_MODEL_DIR",
-    "JAMEY_EMBEDDING_BASE_URL",
-    "JAMEY_EMBEDDING_MODEL",
-    "JAMEY_LISTEN",
-    "JAMEY_TOKEN",
-    "JAMEY_LOG",
-];
+/// Every variable the runtime reads, and the client's token: a developer's shell may carry
+/// them, and they would point the runtime elsewhere.
+fn foreign_settings() -> impl Iterator<Item = &'static str> {
+    SETTING_VARIABLES
+        .iter()
+        .map(|v| v.name)
+        .chain([settings::TOKEN_VARIABLE])
+}
 
 /// A JAMEY_HOME and the listen address its runtime uses.
 struct Home {
@@ -89,7 +84,7 @@ impl Home {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_jamey"));
-        for name in FOREIGN_SETTINGS {
+        for name in foreign_settings() {
             command.env_remove(name);
         }
         command
@@ -506,6 +501,72 @@ fn config_show_masks_secrets_from_the_runtime_and_from_the_files() {
     );
 }
 
+/// The offline view and the runtime's own agree on every setting variable the runtime can start
+/// with here (the store and embedder ones would need a database or a model).
+#[test]
+fn config_show_offline_matches_the_runtime_for_every_setting_variable() {
+    let redis = std::env::var("JAMEY_TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    let mut home = Home::new();
+    let listen = home.listen.clone();
+    let values: Vec<(&str, String)> = SETTING_VARIABLES
+        .iter()
+        .filter_map(|v| match v.setting {
+            Setting::Config(key)
+                if key.starts_with("database.") || key.starts_with("embedding.") =>
+            {
+                None
+            }
+            Setting::Config(key) => Some((v.name, key)),
+            _ => None,
+        })
+        .map(|(name, key)| {
+            let value = match key {
+                "listen" => listen.clone(),
+                "log.level" => "info".into(),
+                "log.format" => "json".into(),
+                "cache.redis_url" => redis.clone(),
+                "llm.base_url" => "http://127.0.0.1:9/api/v1".into(),
+                "llm.model" => "test/offline-model".into(),
+                other => panic!("no test value for {other}: add one"),
+            };
+            (name, value)
+        })
+        .collect();
+    for (name, value) in &values {
+        home = home.with_env(name, value);
+    }
+    succeeds(home.jamey(&["init"]));
+    let offline = json(home.jamey(&["config", "show", "--json"]));
+    assert_eq!(offline["source"], "files");
+    let running = home.start();
+    let online = json(running.jamey(&["config", "show", "--json"]));
+    assert_eq!(online["source"], "runtime");
+    for variable in SETTING_VARIABLES {
+        let Setting::Config(key) = variable.setting else {
+            continue;
+        };
+        let Some((_, value)) = values.iter().find(|(name, _)| *name == variable.name) else {
+            continue;
+        };
+        let at = |root: &Value| {
+            key.split('.')
+                .fold(root["config"].clone(), |node, part| node[part].clone())
+        };
+        assert_eq!(
+            at(&offline),
+            Value::String(value.clone()),
+            "{} offline",
+            variable.name
+        );
+        assert_eq!(
+            at(&online),
+            at(&offline),
+            "{} online and offline",
+            variable.name
+        );
+    }
+}
+
 #[test]
 fn system_info_process_list_and_the_kill_guard() {
     let home = Home::running();
@@ -751,6 +812,62 @@ fn chat_streams_the_answer_and_continues_a_session() {
     assert!(err.starts_with("error: "), "{err}");
     let err = fails_with(home.jamey(&["chat", "--json"]), 1);
     assert!(err.contains("needs a message"), "{err}");
+}
+
+/// A model server that needs a key (as OpenRouter does) and none configured: `jamey chat`
+/// fails at once saying what to set, and nothing reaches the server; with the variable the
+/// message names, the next start answers, the key sent as the bearer token.
+#[test]
+fn chat_without_an_llm_key_fails_at_once_and_names_what_to_set() {
+    let llm = Llm::start();
+    let home = llm.home();
+    succeeds(home.jamey(&["init"]));
+    let config = home.root.join("config.toml");
+    let text = fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("# api_key_required = true"),
+        "the template shows the key"
+    );
+    fs::write(
+        &config,
+        text.replace("# api_key_required = true", "api_key_required = true"),
+    )
+    .unwrap();
+    let running = home.start();
+    let status = json(running.jamey(&["status", "--json"]));
+    assert_eq!(status["ready"], true, "{status}");
+    assert_eq!(
+        status["dependencies"]["llm"]["status"], "unconfigured",
+        "{status}"
+    );
+
+    let err = fails_with(running.jamey(&["chat", "hello"]), 1);
+    assert!(
+        err.contains("OPENROUTER_API_KEY") && err.contains("jamey secret set llm_api_key"),
+        "{err}"
+    );
+    let err = fails_with(running.jamey(&["chat", "hello", "--json"]), 1);
+    assert!(err.contains("OPENROUTER_API_KEY"), "{err}");
+    assert_eq!(llm.server.request_count(), 0, "nothing may reach the model");
+
+    let home = running
+        .stop()
+        .with_env("OPENROUTER_API_KEY", "sk-or-from-env");
+    let running = home.start();
+    let status = json(running.jamey(&["status", "--json"]));
+    assert_eq!(
+        status["dependencies"]["llm"]["status"], "configured",
+        "{status}"
+    );
+    llm.server
+        .push(StreamScript::answer(MODEL, &["Hello."], usage()).into_reply());
+    assert_eq!(succeeds(running.jamey(&["chat", "hello"])), "Hello.\n");
+    let requests = llm.server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Bearer sk-or-from-env")
+    );
 }
 
 #[test]

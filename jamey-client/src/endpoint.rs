@@ -2,12 +2,13 @@
 //! (`config.toml`'s `listen` and `tls.plain_http`, then `JAMEY_LISTEN`), or an explicit URL.
 
 use crate::error::ClientError;
+use jamey_protocol::home::{JameyHome, PLATFORM_APPLICATION};
+use jamey_protocol::settings::LISTEN_VARIABLE;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-/// The runtime's listen address when neither `config.toml` nor `JAMEY_LISTEN` names one.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000);
+pub use jamey_protocol::home::DEFAULT_LISTEN;
 
 /// What the caller knows: the home directory and the overrides it was given. The library reads
 /// no environment variable itself; the binary passes `JAMEY_LISTEN` and `JAMEY_TOKEN` here.
@@ -34,11 +35,11 @@ pub struct TlsFiles {
 impl TlsFiles {
     /// The files `jamey init` writes under `home`.
     pub fn in_home(home: &Path) -> Self {
-        let tls = home.join("tls");
+        let home = JameyHome::new(home);
         Self {
-            ca_cert: tls.join("ca.pem"),
-            client_cert: tls.join("client.pem"),
-            client_key: tls.join("client-key.pem"),
+            ca_cert: home.ca_cert(),
+            client_cert: home.client_cert(),
+            client_key: home.client_key(),
         }
     }
 }
@@ -69,7 +70,7 @@ struct ConfigTls {
 impl Endpoint {
     /// Resolves where the runtime listens, as the runtime itself would from the same settings.
     pub fn resolve(settings: &EndpointSettings) -> Result<Self, ClientError> {
-        let config_path = settings.home.join("config.toml");
+        let config_path = JameyHome::new(&settings.home).config_file();
         let file = read_config(&config_path)?;
         let plain_http = file.tls.plain_http.unwrap_or(false);
         let base_url = match &settings.url {
@@ -85,7 +86,7 @@ impl Endpoint {
             }
             None => {
                 let (text, source) = match (&settings.listen, &file.listen) {
-                    (Some(listen), _) => (Some(listen.as_str()), "JAMEY_LISTEN".to_string()),
+                    (Some(listen), _) => (Some(listen.as_str()), LISTEN_VARIABLE.to_string()),
                     (None, Some(listen)) => {
                         (Some(listen.as_str()), config_path.display().to_string())
                     }
@@ -149,7 +150,8 @@ fn connect_address(listen: SocketAddr) -> SocketAddr {
 /// The platform's data directory for Jamey (e.g. `~/.local/share/jamey`), the home when
 /// `JAMEY_HOME` is not set; the same directory the runtime uses.
 pub fn platform_home() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "jamey").map(|dirs| dirs.data_dir().to_path_buf())
+    directories::ProjectDirs::from("", "", PLATFORM_APPLICATION)
+        .map(|dirs| dirs.data_dir().to_path_buf())
 }
 
 #[cfg(test)]

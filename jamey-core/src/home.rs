@@ -1,96 +1,15 @@
 //! `JAMEY_HOME`: where Jamey keeps its configuration, certificates, credentials, embedded store,
-//! pid file and logs. The caller decides the root (from `JAMEY_HOME` or the platform data dir);
-//! this module only names what lives inside it.
+//! pid file and logs. The layout itself is `jamey_protocol::home`, shared with the clients; this
+//! module adds the platform default and the `config.toml` that `jamey init` writes.
 
-use std::path::{Path, PathBuf};
+pub use jamey_protocol::home::JameyHome;
+use jamey_protocol::home::PLATFORM_APPLICATION;
 
-/// The layout of one Jamey home directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JameyHome {
-    root: PathBuf,
-}
-
-impl JameyHome {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
-    }
-
-    /// The platform's data directory for Jamey (e.g. `~/.local/share/jamey`), used when
-    /// `JAMEY_HOME` is not set.
-    pub fn platform_default() -> Option<Self> {
-        directories::ProjectDirs::from("", "", "jamey").map(|dirs| Self::new(dirs.data_dir()))
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    pub fn config_file(&self) -> PathBuf {
-        self.root.join("config.toml")
-    }
-
-    pub fn tls_dir(&self) -> PathBuf {
-        self.root.join("tls")
-    }
-
-    pub fn ca_cert(&self) -> PathBuf {
-        self.tls_dir().join("ca.pem")
-    }
-
-    /// The CA's private key; `jamey cert issue` signs client certificates with it.
-    pub fn ca_key(&self) -> PathBuf {
-        self.tls_dir().join("ca-key.pem")
-    }
-
-    pub fn server_cert(&self) -> PathBuf {
-        self.tls_dir().join("server.pem")
-    }
-
-    pub fn server_key(&self) -> PathBuf {
-        self.tls_dir().join("server-key.pem")
-    }
-
-    /// The owner's client certificate, used by the CLI and TUI.
-    pub fn client_cert(&self) -> PathBuf {
-        self.tls_dir().join("client.pem")
-    }
-
-    pub fn client_key(&self) -> PathBuf {
-        self.tls_dir().join("client-key.pem")
-    }
-
-    /// Client certificates issued to external tools by `jamey cert issue NAME`.
-    pub fn issued_certs_dir(&self) -> PathBuf {
-        self.tls_dir().join("clients")
-    }
-
-    /// Bearer tokens (hashed) and revoked certificates.
-    pub fn credentials_file(&self) -> PathBuf {
-        self.root.join("credentials.json")
-    }
-
-    /// The AES-256-GCM encrypted secrets file, used where no OS keychain works.
-    pub fn secrets_file(&self) -> PathBuf {
-        self.root.join("secrets.enc")
-    }
-
-    /// The key of the secrets file when neither a keychain nor `JAMEY_SECRETS_PASSPHRASE` is available.
-    pub fn secrets_key_file(&self) -> PathBuf {
-        self.root.join("secrets.key")
-    }
-
-    /// The embedded memory store, used when no database URL is configured.
-    pub fn embedded_store_dir(&self) -> PathBuf {
-        self.root.join("memory")
-    }
-
-    pub fn pid_file(&self) -> PathBuf {
-        self.root.join("jamey.pid")
-    }
-
-    pub fn logs_dir(&self) -> PathBuf {
-        self.root.join("logs")
-    }
+/// The platform's data directory for Jamey (e.g. `~/.local/share/jamey`), the home when
+/// `JAMEY_HOME` is not set.
+pub fn platform_default() -> Option<JameyHome> {
+    directories::ProjectDirs::from("", "", PLATFORM_APPLICATION)
+        .map(|dirs| JameyHome::new(dirs.data_dir()))
 }
 
 /// The `config.toml` that `jamey init` writes: every setting, commented out at its default.
@@ -176,6 +95,9 @@ pub const CONFIG_TEMPLATE: &str = r#"# Jamey configuration. Every setting is sho
 # An OpenAI-compatible chat API: OpenRouter by default, or Ollama, vLLM, llama.cpp, LM Studio
 # (JAMEY_LLM_BASE_URL). The API key comes from the secret manager or OPENROUTER_API_KEY. (reload)
 # base_url = "https://openrouter.ai/api/v1"
+# Refuse chat at once, sending nothing, while no API key is configured. Default: true for
+# OpenRouter, false for any other server (a local one may need no key). (reload)
+# api_key_required = true
 # The model that answers (JAMEY_LLM_MODEL), and the models that answer when it keeps failing. (reload)
 # model = "openai/gpt-4o-mini"
 # fallback_models = []

@@ -39,6 +39,8 @@ pub enum ErrorCode {
     UnknownModel,
     /// A configured spending limit would be exceeded.
     BudgetExceeded,
+    /// The model provider needs an API key and none is configured; nothing was sent upstream.
+    LlmUnconfigured,
     /// A failure on our side; details are in the server log, not the response.
     Internal,
 }
@@ -64,6 +66,7 @@ impl ErrorCode {
             Self::ContextLengthExceeded => "context_length_exceeded",
             Self::UnknownModel => "unknown_model",
             Self::BudgetExceeded => "budget_exceeded",
+            Self::LlmUnconfigured => "llm_unconfigured",
             Self::Internal => "internal",
         }
     }

@@ -1,10 +1,14 @@
 //! Jamey's wire format: every type that crosses a process boundary (HTTP bodies, CLI `--json`
 //! output, export files). Each `Serialize` here is a compatibility promise; this crate does no I/O.
+//! Beside the types, the names every process agrees on: the layout of `JAMEY_HOME`, the default
+//! listen address and the environment variables the runtime reads (`home`, `settings`).
 
 pub mod chat;
 pub mod error;
+pub mod home;
 pub mod host;
 pub mod memory;
+pub mod settings;
 
 pub use chat::{
     ChatEvent, ChatMessage, ChatReply, ChatRequest, MessagePage, MessageStatus, Role,

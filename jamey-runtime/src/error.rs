@@ -209,6 +209,12 @@ impl From<crate::orchestrator::ChatError> for ApiError {
                 message: format!("{field}: {reason}"),
             },
             ChatError::BudgetExceeded(m) => Self::BudgetExceeded(m),
+            // A fixed message that names what to set; no upstream was asked.
+            e @ ChatError::LlmUnconfigured => Self::Upstream {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: ErrorCode::LlmUnconfigured,
+                message: e.to_string(),
+            },
             e @ ChatError::UnknownModel(_) => Self::Upstream {
                 status: StatusCode::NOT_FOUND,
                 code: ErrorCode::UnknownModel,

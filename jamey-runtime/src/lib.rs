@@ -33,6 +33,9 @@ use jamey_core::memory::{
 };
 use jamey_core::secrets::{Secret, SecretManager, SecretManagerOptions, SecretStore};
 use jamey_core::{Memories, MemoryStore};
+use jamey_protocol::settings::{
+    EMBEDDING_API_KEY_SECRET, LLM_API_KEY_SECRET, OPENROUTER_API_KEY_SECRET, PASSPHRASE_VARIABLE,
+};
 use parking_lot::RwLock;
 use state::AppState;
 use std::sync::Arc;
@@ -44,7 +47,7 @@ pub fn open_secrets(env: &Environment) -> anyhow::Result<SecretManager> {
     let options = SecretManagerOptions {
         passphrase: env
             .vars
-            .get("JAMEY_SECRETS_PASSPHRASE")
+            .get(PASSPHRASE_VARIABLE)
             .map(|p| Secret::new(p.clone())),
         env: env.vars.clone(),
         use_keychain: true,
@@ -60,10 +63,10 @@ pub fn open_embedder(
     let embedding = &config.embedding;
     if let (Some(base_url), Some(model)) = (&embedding.base_url, &embedding.model) {
         let mut remote = RemoteEmbedderConfig::new(base_url.clone(), model.clone());
-        remote.api_key = match secrets.get("embedding_api_key")? {
+        remote.api_key = match secrets.get(EMBEDDING_API_KEY_SECRET)? {
             Some(key) => Some(key.expose().to_string()),
             None => secrets
-                .get("openrouter_api_key")?
+                .get(OPENROUTER_API_KEY_SECRET)?
                 .map(|key| key.expose().to_string()),
         };
         let embedder = RemoteEmbedder::connect(remote)
@@ -169,9 +172,9 @@ pub async fn build_state(
 ) -> anyhow::Result<AppState> {
     let secrets = open_secrets(env)?;
     tracing::info!(secrets = %secrets.describe(), "secret manager ready");
-    let llm_api_key = match secrets.get("llm_api_key")? {
+    let llm_api_key = match secrets.get(LLM_API_KEY_SECRET)? {
         Some(key) => Some(key),
-        None => secrets.get("openrouter_api_key")?,
+        None => secrets.get(OPENROUTER_API_KEY_SECRET)?,
     };
     let embedder_config = config.clone();
     let embedder =
@@ -231,8 +234,12 @@ pub fn build_orchestrator(
 ) -> anyhow::Result<Arc<orchestrator::Orchestrator>> {
     let provider = orchestrator::build_provider(&config.llm, api_key.as_ref())
         .context("the [llm] settings")?;
-    if api_key.is_none() && config.llm.base_url == config::DEFAULT_LLM_BASE_URL {
-        tracing::warn!("no LLM API key (set OPENROUTER_API_KEY or store llm_api_key): chat will fail until one is configured");
+    if api_key.is_none() && config.llm.api_key_required {
+        tracing::warn!(
+            base_url = %config.llm.base_url,
+            "{}; until then chat is refused",
+            orchestrator::UNCONFIGURED_MESSAGE
+        );
     }
     let mut tools = jamey_tools::ToolRegistry::new(jamey_tools::ToolLimits {
         timeout: std::time::Duration::from_secs(config.tools.timeout_secs),

@@ -3,6 +3,7 @@
 //! printing its progress as JSON lines on stdout (what `jamey memory reembed` shows).
 
 use jamey_core::home::JameyHome;
+use jamey_protocol::settings;
 use jamey_runtime::{reembed, run, tls, Environment};
 use std::io::{IsTerminal, Write};
 
@@ -36,11 +37,11 @@ fn main() {
     };
     tls::install_crypto_provider();
     let vars: std::collections::HashMap<String, String> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("JAMEY_") || k == "OPENROUTER_API_KEY")
+        .filter(|(k, _)| settings::is_runtime_variable(k))
         .collect();
-    let home = match vars.get("JAMEY_HOME") {
+    let home = match vars.get(settings::HOME_VARIABLE) {
         Some(dir) => JameyHome::new(dir),
-        None => match JameyHome::platform_default() {
+        None => match jamey_core::home::platform_default() {
             Some(home) => home,
             None => {
                 eprintln!("jamey-runtime: cannot find a home directory: set JAMEY_HOME");

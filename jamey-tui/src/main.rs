@@ -16,6 +16,7 @@ mod ui;
 use anyhow::{bail, Context};
 use clap::Parser;
 use jamey_client::{ClientError, Endpoint, EndpointSettings, JameyClient};
+use jamey_protocol::settings;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -34,7 +35,7 @@ Examples:
 #[command(name = "jamey-tui", version, about = ABOUT, after_help = AFTER_HELP)]
 struct Args {
     /// Jamey's home directory [default: the platform data directory, e.g. ~/.local/share/jamey].
-    #[arg(long, env = "JAMEY_HOME", value_name = "PATH")]
+    #[arg(long, env = settings::HOME_VARIABLE, value_name = "PATH")]
     home: Option<PathBuf>,
     /// The runtime's URL, instead of the listen address from config.toml / JAMEY_LISTEN.
     #[arg(long, value_name = "URL")]
@@ -66,8 +67,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let endpoint = Endpoint::resolve(&EndpointSettings {
         home: home.clone(),
         url: args.url,
-        listen: std::env::var("JAMEY_LISTEN").ok(),
-        token: std::env::var("JAMEY_TOKEN").ok(),
+        listen: std::env::var(settings::LISTEN_VARIABLE).ok(),
+        token: std::env::var(settings::TOKEN_VARIABLE).ok(),
     })?;
     if endpoint
         .tls
@@ -109,9 +110,10 @@ fn resolve_home(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// Logs go to `JAMEY_HOME/logs/tui.log` (filter `JAMEY_LOG`, default `info`): the screen
 /// belongs to the TUI.
 fn install_logging(home: &Path) -> anyhow::Result<()> {
-    let dir = home.join("logs");
+    let home = jamey_protocol::home::JameyHome::new(home);
+    let dir = home.logs_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("tui.log");
+    let path = home.tui_log();
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

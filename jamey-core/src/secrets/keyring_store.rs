@@ -2,12 +2,18 @@
 //! kernel's keyutils keyrings). It is only built by [`KeyringSecretStore::probe`], which proves that
 //! the keychain keeps what is written to it.
 
+use std::collections::BTreeSet;
+
 use keyring::Entry;
 
 use super::{random_bytes, validate_entry, validate_name, Secret, SecretError, SecretStore};
 
 /// The keychain service every Jamey entry is filed under.
 pub const KEYRING_SERVICE: &str = "jamey";
+
+/// The entry listing the names stored through [`SecretStore::set`], since a keychain cannot be
+/// enumerated. The `:` keeps it outside the secret namespace, so no `set` can overwrite it.
+const NAMES_ENTRY: &str = "jamey:secret-names";
 
 /// Secrets in the OS keychain, one entry per name under one service.
 ///
@@ -100,6 +106,51 @@ impl KeyringSecretStore {
         }
     }
 
+    /// The names stored through `set` that still hold a value, sorted.
+    pub fn names(&self) -> Result<Vec<String>, SecretError> {
+        let mut names = Vec::new();
+        for name in self.listed_names()? {
+            if self.read_entry(&name)?.is_some() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn listed_names(&self) -> Result<BTreeSet<String>, SecretError> {
+        Ok(self
+            .read_entry(NAMES_ENTRY)?
+            .map(|list| {
+                list.expose()
+                    .lines()
+                    .filter(|name| validate_name(name).is_ok())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Adds `name` to the list of names, or removes it.
+    fn list_name(&self, name: &str, listed: bool) -> Result<(), SecretError> {
+        let mut names = self.listed_names()?;
+        let changed = if listed {
+            names.insert(name.to_owned())
+        } else {
+            names.remove(name)
+        };
+        if !changed {
+            return Ok(());
+        }
+        if names.is_empty() {
+            return match self.entry(NAMES_ENTRY).and_then(|e| e.delete_credential()) {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(err) => Err(keychain_error("delete", NAMES_ENTRY, &err)),
+            };
+        }
+        let list = Secret::from(names.into_iter().collect::<Vec<_>>().join("\n"));
+        self.write_entry(NAMES_ENTRY, &list)
+    }
+
     /// Writes an entry without the name rules; see [`read_entry`](Self::read_entry).
     pub(crate) fn write_entry(&self, user: &str, value: &Secret) -> Result<(), SecretError> {
         self.entry(user)
@@ -116,16 +167,19 @@ impl SecretStore for KeyringSecretStore {
 
     fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
         validate_entry(name, value)?;
-        self.write_entry(name, value)
+        self.write_entry(name, value)?;
+        self.list_name(name, true)
     }
 
     fn delete(&self, name: &str) -> Result<bool, SecretError> {
         validate_name(name)?;
-        match self.entry(name).and_then(|entry| entry.delete_credential()) {
-            Ok(()) => Ok(true),
-            Err(keyring::Error::NoEntry) => Ok(false),
-            Err(err) => Err(keychain_error("delete", name, &err)),
-        }
+        let deleted = match self.entry(name).and_then(|entry| entry.delete_credential()) {
+            Ok(()) => true,
+            Err(keyring::Error::NoEntry) => false,
+            Err(err) => return Err(keychain_error("delete", name, &err)),
+        };
+        self.list_name(name, false)?;
+        Ok(deleted)
     }
 
     fn backend(&self) -> &'static str {
@@ -182,7 +236,9 @@ mod tests {
                 store.set("roundtrip", &Secret::from("second"))?;
                 let value = store.get("roundtrip")?;
                 assert_eq!(value.as_ref().map(Secret::expose), Some("second"));
+                assert_eq!(store.names()?, vec!["roundtrip".to_owned()]);
                 assert!(store.delete("roundtrip")?);
+                assert!(store.names()?.is_empty());
                 assert!(matches!(
                     store.set("roundtrip", &Secret::default()),
                     Err(SecretError::EmptyValue { .. })

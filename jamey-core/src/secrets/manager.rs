@@ -2,7 +2,7 @@
 //! then the environment, then the encrypted file; writes go to the keychain when it works, else to
 //! the encrypted file. Nothing here prompts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use super::file_format::KeyKind;
@@ -12,6 +12,14 @@ use super::{
     SecretError, SecretStore,
 };
 use crate::home::JameyHome;
+
+/// A secret as [`SecretManager::list`] reports it: never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretListing {
+    pub name: String,
+    /// The backends holding it, in the order reads try them: the first one's value is used.
+    pub backends: Vec<&'static str>,
+}
 
 /// What [`SecretManager::open`] needs from its caller, which reads the environment itself.
 pub struct SecretManagerOptions {
@@ -158,6 +166,33 @@ impl SecretManager {
     /// Where the encrypted file's key comes from, when the file takes part.
     pub fn file_key_source(&self) -> Option<&FileKeySource> {
         self.file().map(EncryptedFileSecretStore::key_source)
+    }
+
+    /// Every secret this manager can name, sorted: those stored in the keychain (through
+    /// `set`) or the encrypted file, and those of `known` found anywhere (the environment
+    /// cannot be listed, so only names asked for are looked up there). Values are read only to
+    /// learn where each name is held.
+    pub fn list(&self, known: &[&str]) -> Result<Vec<SecretListing>, SecretError> {
+        let mut names: BTreeSet<String> = known.iter().map(|name| (*name).to_owned()).collect();
+        if let Stored::Keychain { keychain, .. } = &self.stored {
+            names.extend(keychain.names()?);
+        }
+        if let Some(file) = self.file() {
+            names.extend(file.names()?);
+        }
+        let mut listings = Vec::new();
+        for name in names {
+            let mut backends = Vec::new();
+            for store in self.readers() {
+                if store.get(&name)?.is_some() {
+                    backends.push(store.backend());
+                }
+            }
+            if !backends.is_empty() {
+                listings.push(SecretListing { name, backends });
+            }
+        }
+        Ok(listings)
     }
 
     fn file(&self) -> Option<&EncryptedFileSecretStore> {
@@ -406,6 +441,32 @@ mod tests {
             assert_eq!(manager.backend(), "encrypted-file");
             assert!(line.contains("no OS keychain works here"), "{line}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn list_names_each_secret_with_where_it_is_held_and_no_value() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let home = JameyHome::new(dir.path());
+        let manager =
+            SecretManager::open(&home, options(&[("OPENROUTER_API_KEY", "sk-env")], None))?;
+        manager.set("github_token", &Secret::from("gh-file"))?;
+        manager.set("openrouter_api_key", &Secret::from("sk-file"))?;
+        let listed = manager.list(&["openrouter_api_key", "llm_api_key"])?;
+        assert_eq!(
+            listed,
+            vec![
+                SecretListing {
+                    name: "github_token".into(),
+                    backends: vec!["encrypted-file"],
+                },
+                SecretListing {
+                    name: "openrouter_api_key".into(),
+                    backends: vec!["environment", "encrypted-file"],
+                },
+            ]
+        );
+        assert!(!format!("{listed:?}").contains("sk-"), "{listed:?}");
         Ok(())
     }
 

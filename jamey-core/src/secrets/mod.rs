@@ -17,7 +17,7 @@ pub use error::SecretError;
 pub use file_format::PBKDF2_ITERATIONS;
 pub use file_store::{EncryptedFileSecretStore, FileKeySource};
 pub use keyring_store::{KeyringSecretStore, KEYRING_SERVICE};
-pub use manager::{SecretManager, SecretManagerOptions};
+pub use manager::{SecretListing, SecretManager, SecretManagerOptions};
 pub use secret::{Secret, REDACTED};
 
 /// A place secrets are kept, by name.
@@ -42,7 +42,7 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
 const MAX_NAME_LEN: usize = 128;
 
 /// Checks a secret name against the rules every backend shares.
-pub(crate) fn validate_name(name: &str) -> Result<(), SecretError> {
+pub fn validate_name(name: &str) -> Result<(), SecretError> {
     let reason = if name.is_empty() {
         "it is empty"
     } else if name.len() > MAX_NAME_LEN {

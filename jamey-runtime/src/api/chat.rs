@@ -26,7 +26,8 @@ const EVENT_BUFFER: usize = 64;
         (status = 402, description = "A spending budget would be exceeded", body = ErrorBody),
         (status = 404, description = "Unknown model", body = ErrorBody),
         (status = 422, description = "A field is invalid", body = ErrorBody),
-        (status = 502, description = "The model provider failed", body = ErrorBody)))]
+        (status = 502, description = "The model provider failed", body = ErrorBody),
+        (status = 503, description = "The model needs an API key and none is configured (llm_unconfigured)", body = ErrorBody)))]
 pub(crate) async fn chat(
     State(app): State<AppState>,
     ApiJson(request): ApiJson<ChatRequest>,

@@ -232,7 +232,8 @@ fn usage_json(outcome: &TurnOutcome) -> Value {
     responses((status = 200, description = "A chat.completion object, or chat.completion.chunk events ending with [DONE]", body = Object),
         (status = 404, description = "Unknown model", body = ErrorBody),
         (status = 422, description = "A field is invalid", body = ErrorBody),
-        (status = 502, description = "The model provider failed", body = ErrorBody)))]
+        (status = 502, description = "The model provider failed", body = ErrorBody),
+        (status = 503, description = "The model needs an API key and none is configured (llm_unconfigured)", body = ErrorBody)))]
 pub(crate) async fn completions(
     State(app): State<AppState>,
     ApiJson(request): ApiJson<CompletionRequest>,

@@ -3,6 +3,7 @@
 use crate::api::ApiJson;
 use crate::config::ConfigOverrides;
 use crate::error::ApiError;
+use crate::orchestrator::{LlmState, UNCONFIGURED_MESSAGE};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -70,6 +71,7 @@ pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
             "store": store_detail,
             "embedder": {"model": app.memories.embedder().identity().model, "dimensions": app.memories.embedder().identity().dimensions, "status": "up"},
             "redis": redis,
+            "llm": llm_detail(&app),
         }
     });
     let status = if store_ok {
@@ -78,6 +80,19 @@ pub(crate) async fn ready(State(app): State<AppState>) -> impl IntoResponse {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body))
+}
+
+/// The model's state: a chat is refused while it is `unconfigured`. Never a reason for 503.
+fn llm_detail(app: &AppState) -> serde_json::Value {
+    let state = app.orchestrator.llm_state();
+    match state {
+        LlmState::Configured => {
+            json!({"status": state.as_str(), "model": app.orchestrator.models().first()})
+        }
+        LlmState::Unconfigured => {
+            json!({"status": state.as_str(), "message": UNCONFIGURED_MESSAGE})
+        }
+    }
 }
 
 /// Prometheus text exposition.

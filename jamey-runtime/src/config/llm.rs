@@ -19,6 +19,9 @@ with memory_save. Be brief and concrete.";
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LlmConfig {
     pub base_url: String,
+    /// Refuse chat before any request while no API key is configured. Default: true for
+    /// OpenRouter, false for any other server (a local one may need no key).
+    pub api_key_required: bool,
     /// First the default model, then fallbacks in order.
     pub model: String,
     pub fallback_models: Vec<String>,
@@ -58,6 +61,7 @@ impl Default for LlmConfig {
     fn default() -> Self {
         Self {
             base_url: DEFAULT_LLM_BASE_URL.into(),
+            api_key_required: true,
             model: DEFAULT_LLM_MODEL.into(),
             fallback_models: Vec::new(),
             request_timeout_secs: 120,
@@ -87,6 +91,7 @@ impl Default for ChatConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawLlm {
     pub base_url: Option<String>,
+    pub api_key_required: Option<bool>,
     pub model: Option<String>,
     pub fallback_models: Option<Vec<String>>,
     pub request_timeout_secs: Option<i64>,
@@ -168,8 +173,12 @@ impl RawLlm {
                 });
             }
         }
+        let api_key_required = self
+            .api_key_required
+            .unwrap_or_else(|| super::key_required(&base_url));
         Ok(LlmConfig {
             base_url,
+            api_key_required,
             model,
             fallback_models,
             request_timeout_secs: int(

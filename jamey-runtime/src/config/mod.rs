@@ -9,6 +9,7 @@
 
 mod cache;
 mod llm;
+mod llm_key;
 mod overrides;
 mod raw;
 mod settings;
@@ -20,6 +21,7 @@ pub use llm::{
     ChatConfig, LlmConfig, Price, RawChat, RawLlm, DEFAULT_LLM_BASE_URL, DEFAULT_LLM_MODEL,
     DEFAULT_PERSONA,
 };
+pub use llm_key::{key_required, LlmState, UNCONFIGURED_MESSAGE};
 pub use overrides::ConfigOverrides;
 pub use raw::{RawConfig, RawDatabase, RawEmbedding, RawLimits, RawLog, RawSearch, RawTls};
 pub use settings::Settings;

@@ -5,6 +5,7 @@ use super::cache::RawCache;
 use super::llm::{RawChat, RawLlm};
 use super::tools::RawTools;
 use super::ConfigError;
+use jamey_protocol::settings::{Setting, SETTING_VARIABLES};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
@@ -105,38 +106,94 @@ impl RawConfig {
         toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
     }
 
-    /// Applies `JAMEY_*` variables (given as a map so tests and callers control the source).
+    /// Applies the setting variables of `jamey_protocol::settings` (given as a map so tests and
+    /// callers control the source).
     pub fn apply_env(&mut self, env: &HashMap<String, String>) {
-        let get = |key: &str| env.get(key).cloned();
-        if let Some(v) = get("JAMEY_LISTEN") {
-            self.listen = Some(v);
+        for variable in SETTING_VARIABLES {
+            if let (Setting::Config(key), Some(value)) = (variable.setting, env.get(variable.name))
+            {
+                self.set_string(key, value.clone());
+            }
         }
-        if let Some(v) = get("JAMEY_LOG") {
-            self.log.level = Some(v);
+    }
+
+    /// Sets the text key `key` (dotted); false when no such key takes text.
+    fn set_string(&mut self, key: &str, value: String) -> bool {
+        let slot = match key {
+            "listen" => &mut self.listen,
+            "log.level" => &mut self.log.level,
+            "log.format" => &mut self.log.format,
+            "database.url" => &mut self.database.url,
+            "embedding.model_dir" => &mut self.embedding.model_dir,
+            "embedding.base_url" => &mut self.embedding.base_url,
+            "embedding.model" => &mut self.embedding.model,
+            "cache.redis_url" => &mut self.cache.redis_url,
+            "llm.base_url" => &mut self.llm.base_url,
+            "llm.model" => &mut self.llm.model,
+            _ => return false,
+        };
+        *slot = Some(value);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The runtime reads exactly the shared list: each config variable lands on its key in the
+    /// effective settings (what `GET /v1/config` and, offline, `jamey config show` report).
+    #[test]
+    fn every_setting_variable_sets_its_key() {
+        let values = [
+            ("JAMEY_LISTEN", "127.0.0.1:4567"),
+            ("JAMEY_LOG", "warn"),
+            ("JAMEY_LOG_FORMAT", "json"),
+            ("JAMEY_DATABASE_URL", "postgres://db.example/jamey"),
+            ("JAMEY_EMBEDDING_MODEL_DIR", "/models/minilm"),
+            ("JAMEY_EMBEDDING_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("JAMEY_EMBEDDING_MODEL", "embedder-x"),
+            ("JAMEY_REDIS_URL", "redis://127.0.0.1:6390"),
+            ("JAMEY_LLM_BASE_URL", "http://127.0.0.1:9/api/v1"),
+            ("JAMEY_LLM_MODEL", "model-x"),
+        ];
+        let config_variables: Vec<_> = SETTING_VARIABLES
+            .iter()
+            .filter_map(|v| match v.setting {
+                Setting::Config(key) => Some((v.name, key)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            config_variables
+                .iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>(),
+            values.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            "a value for every setting variable"
+        );
+        // A model folder and an embedding server exclude each other: two runs.
+        let (folder, rest): (Vec<_>, Vec<_>) = config_variables
+            .iter()
+            .zip(values)
+            .partition(|((name, _), _)| *name == "JAMEY_EMBEDDING_MODEL_DIR");
+        for group in [folder, rest] {
+            let mut raw = RawConfig::default();
+            let pairs: Vec<(&str, &str)> = group.iter().map(|(_, pair)| *pair).collect();
+            raw.apply_env(&env(&pairs));
+            let shown = raw.validate(true).unwrap().masked();
+            for ((name, key), (_, value)) in group {
+                let at = key.split('.').fold(&shown, |node, part| &node[part]);
+                assert_eq!(at, value, "{name} -> {key}");
+            }
         }
-        if let Some(v) = get("JAMEY_LOG_FORMAT") {
-            self.log.format = Some(v);
-        }
-        if let Some(v) = get("JAMEY_DATABASE_URL") {
-            self.database.url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_EMBEDDING_MODEL_DIR") {
-            self.embedding.model_dir = Some(v);
-        }
-        if let Some(v) = get("JAMEY_EMBEDDING_BASE_URL") {
-            self.embedding.base_url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_EMBEDDING_MODEL") {
-            self.embedding.model = Some(v);
-        }
-        if let Some(v) = get("JAMEY_REDIS_URL") {
-            self.cache.redis_url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_LLM_BASE_URL") {
-            self.llm.base_url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_LLM_MODEL") {
-            self.llm.model = Some(v);
-        }
+        assert!(!RawConfig::default().set_string("limits.max_body_bytes", "1".into()));
     }
 }

@@ -77,7 +77,7 @@ pub struct SearchConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            listen: jamey_protocol::home::DEFAULT_LISTEN,
             log: LogConfig {
                 level: "info".into(),
                 format: LogFormat::Pretty,

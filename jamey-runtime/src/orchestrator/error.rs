@@ -12,6 +12,9 @@ pub enum ChatError {
     /// A spending limit would be exceeded; nothing was sent upstream.
     #[error("{0}")]
     BudgetExceeded(String),
+    /// The model server needs an API key and none is configured; nothing was sent upstream.
+    #[error("{}", crate::config::UNCONFIGURED_MESSAGE)]
+    LlmUnconfigured,
     /// The model the client named is not configured.
     #[error("unknown model `{0}`: GET /v1/models lists the configured ones")]
     UnknownModel(String),
@@ -35,6 +38,7 @@ impl ChatError {
         match self {
             Self::Invalid { .. } => "invalid_field",
             Self::BudgetExceeded(_) => "budget_exceeded",
+            Self::LlmUnconfigured => "llm_unconfigured",
             Self::UnknownModel(_) => "unknown_model",
             Self::Provider(e) => e.code().as_str(),
             Self::Conversation(e) if e.is_client_error() => match e {

@@ -11,6 +11,7 @@ mod metrics;
 mod turn;
 
 pub use error::ChatError;
+pub use crate::config::{key_required, LlmState, UNCONFIGURED_MESSAGE};
 pub use metrics::LlmMetrics;
 pub use turn::{ExternalHistory, TurnOutcome, TurnRequest};
 
@@ -90,6 +91,15 @@ impl Orchestrator {
     /// The configured models: the default first, then the fallbacks.
     pub fn models(&self) -> Vec<String> {
         self.provider().models().to_vec()
+    }
+
+    /// Whether a turn can reach the model: `Unconfigured` when `[llm] api_key_required` and
+    /// there is no key (the key is read at start; `[llm]` reloads live).
+    pub fn llm_state(&self) -> LlmState {
+        LlmState::of(
+            self.settings.current().llm.api_key_required,
+            self.api_key.is_some(),
+        )
     }
 
     /// Rebuilds the provider client after `[llm]` changed (a configuration reload).

@@ -96,6 +96,10 @@ impl Orchestrator {
                 ),
             });
         }
+        // Refused before anything is stored or sent: every upstream call would fail.
+        if self.llm_state() == super::LlmState::Unconfigured {
+            return Err(ChatError::LlmUnconfigured);
+        }
         let models = self.models();
         if let Some(model) = &request.model {
             if !models.contains(model) {

@@ -691,3 +691,105 @@ async fn openai_compatible_completions_models_and_tools() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A server that needs a key (`[llm] api_key_required`, true by default for OpenRouter) and no
+/// key anywhere: every chat route is refused at once with what to set, nothing is sent upstream
+/// or stored, and `/ready` says so while staying 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_without_a_required_key_is_refused_before_any_request() {
+    let (_home, router, server) = twin("api_key_required = true").await;
+    let (status, _, ready) = call(&router, &As::Nobody, "GET", "/ready", None).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(
+        ready["dependencies"]["llm"]["status"], "unconfigured",
+        "{ready}"
+    );
+
+    let expect_refusal = |status: StatusCode, body: &Value| {
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "llm_unconfigured", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("OPENROUTER_API_KEY")
+                && message.contains("jamey secret set llm_api_key"),
+            "{message}"
+        );
+    };
+    let (status, _, body) = call(
+        &router,
+        &As::Owner,
+        "POST",
+        "/v1/chat",
+        Some(json!({"message": "hello"})),
+    )
+    .await;
+    expect_refusal(status, &body);
+    // Streamed: refused before the stream starts, so a plain error response.
+    let (status, _, body) = call(
+        &router,
+        &As::Owner,
+        "POST",
+        "/v1/chat",
+        Some(json!({"message": "hello", "stream": true})),
+    )
+    .await;
+    expect_refusal(status, &body);
+    let (status, _, body) = call(
+        &router,
+        &As::Owner,
+        "POST",
+        "/v1/chat/completions",
+        Some(json!({
+            "model": "jamey", "messages": [{"role": "user", "content": "Hello"}]
+        })),
+    )
+    .await;
+    expect_refusal(status, &body);
+
+    assert_eq!(server.request_count(), 0, "nothing may reach the model");
+    let (_, _, sessions) = call(&router, &As::Owner, "GET", "/v1/sessions", None).await;
+    assert_eq!(sessions["items"], json!([]), "{sessions}");
+}
+
+/// The same server with a key: the turn goes through, and the key is the bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_key_is_sent_and_ready_says_configured() {
+    let server = ScriptedServer::start().await.unwrap();
+    let home = TestHome::new();
+    std::fs::write(
+        home.home.config_file(),
+        format!(
+            "[llm]\nbase_url = \"{}\"\nmodel = \"{MODEL}\"\nmax_retries = 0\napi_key_required = true\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let env = home.env(&[("OPENROUTER_API_KEY", "sk-or-test-key")]);
+    let (config, raw) =
+        jamey_runtime::config::Config::load(&env.home.config_file(), &env.vars, true).unwrap();
+    let app = jamey_runtime::build_state(&env, raw, config, None)
+        .await
+        .unwrap();
+    let router = router(app);
+    let (_, _, ready) = call(&router, &As::Nobody, "GET", "/ready", None).await;
+    assert_eq!(
+        ready["dependencies"]["llm"]["status"], "configured",
+        "{ready}"
+    );
+    assert_eq!(ready["dependencies"]["llm"]["model"], MODEL, "{ready}");
+    server.push(StreamScript::answer(MODEL, &["Hi."], usage(0.0)).into_reply());
+    let (status, _, reply) = call(
+        &router,
+        &As::Owner,
+        "POST",
+        "/v1/chat",
+        Some(json!({"message": "hello"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Bearer sk-or-test-key")
+    );
+}
