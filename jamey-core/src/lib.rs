@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod conversation;
 pub mod credentials;
+pub mod db;
 pub mod embedding;
 pub mod home;
 pub mod memory;

@@ -258,7 +258,9 @@ impl From<crate::orchestrator::ChatError> for ApiError {
                         message: format!("{field}: {reason}"),
                     }
                 }
-                jamey_core::conversation::ConversationError::Postgres(m) => Self::Unavailable(m),
+                jamey_core::conversation::ConversationError::Postgres(e) if e.is_retryable() => {
+                    Self::Unavailable(e.to_string())
+                }
                 other => Self::Internal(other.to_string()),
             },
             ChatError::Memory(e) => e.into(),
@@ -353,7 +355,10 @@ mod tests {
         );
         assert_eq!(field.as_deref(), Some("items[2].importance"));
         assert!(message.contains("item 2"));
-        let down = ApiError::from(StoreError::Postgres("connection refused".into()));
+        let down = ApiError::from(StoreError::Postgres(jamey_core::db::DbError::new(
+            jamey_core::db::DbErrorKind::ConnectionLost,
+            "connection refused",
+        )));
         assert_eq!(down.parts().0, StatusCode::SERVICE_UNAVAILABLE);
         let internal = ApiError::from(StoreError::Sqlite("disk I/O error at /secret/path".into()));
         let (status, _, message, _) = internal.parts();

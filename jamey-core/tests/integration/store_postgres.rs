@@ -1,6 +1,7 @@
 //! PostgreSQL-only behaviour: migrations under concurrency, the embedder record, the HNSW index.
 
 use crate::support::{fresh_database, identity, record, vector};
+use jamey_core::db::DbErrorKind;
 use jamey_core::embedding::EmbedderIdentity;
 use jamey_core::memory::{PgMemoryStore, PgStoreConfig};
 use jamey_core::{MemoryStore, StoreError};
@@ -97,4 +98,77 @@ async fn an_unreachable_database_is_a_clear_retryable_error() {
         .unwrap_err();
     assert!(err.is_retryable());
     assert!(!err.to_string().contains("secret-pw"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constraint_violations_are_client_errors_that_name_the_field() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let store = PgMemoryStore::connect(&PgStoreConfig::new(url.clone()), &identity())
+        .await
+        .unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE UNIQUE INDEX memories_content_unique ON memories (content); \
+             ALTER TABLE memories ADD CONSTRAINT memories_kind_allowed CHECK (kind <> 'forbidden');",
+        )
+        .await
+        .unwrap();
+    store
+        .insert(record("only once", vector(0, 0.0)))
+        .await
+        .unwrap();
+
+    let err = store
+        .insert(record("only once", vector(1, 0.0)))
+        .await
+        .unwrap_err();
+    assert!(err.is_client_error() && !err.is_retryable(), "{err}");
+    let StoreError::Postgres(db) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(db.kind(), DbErrorKind::UniqueViolation);
+    assert_eq!(db.field(), Some("content"));
+
+    let mut forbidden = record("another", vector(2, 0.0));
+    forbidden.kind = "forbidden".into();
+    let err = store.insert(forbidden).await.unwrap_err();
+    let StoreError::Postgres(db) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(db.kind(), DbErrorKind::CheckViolation);
+    assert_eq!(db.field(), Some("memories_kind_allowed"));
+    assert!(err.is_client_error() && !err.is_retryable(), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_database_errors_are_internal() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let store = PgMemoryStore::connect(&PgStoreConfig::new(url.clone()), &identity())
+        .await
+        .unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("ALTER TABLE memories RENAME COLUMN kind TO category")
+        .await
+        .unwrap();
+    let err = store
+        .insert(record("lost column", vector(0, 0.0)))
+        .await
+        .unwrap_err();
+    assert!(!err.is_client_error() && !err.is_retryable(), "{err}");
+    assert!(
+        matches!(&err, StoreError::Postgres(db) if db.kind() == DbErrorKind::Internal),
+        "{err:?}"
+    );
 }
