@@ -7,5 +7,6 @@ mod cache;
 mod chat;
 mod host;
 mod routes;
+mod store_errors;
 mod support;
 mod transport;
