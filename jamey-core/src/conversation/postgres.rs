@@ -115,7 +115,7 @@ impl ConversationStore for PgConversationStore {
         let before = rows::session_page_start(limit, cursor)?;
         let client = self.db.client().await?;
         let order = "ORDER BY updated_at DESC, id DESC";
-        let rows = match before {
+        let found = match before {
             Some((at, id)) => {
                 let sql = format!(
                     "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE (updated_at, id) < ($1, $2) {order} LIMIT $3"
@@ -129,8 +129,11 @@ impl ConversationStore for PgConversationStore {
                 client.query(&sql, &[&rows::fetch_for(limit)]).await?
             }
         };
-        let (items, next_cursor) =
-            rows::cut_page(all(&rows, rows::session_from)?, limit, rows::session_cursor);
+        let (items, next_cursor) = rows::cut_page(
+            all(&found, rows::session_from)?,
+            limit,
+            rows::session_cursor,
+        );
         Ok(SessionPage { items, next_cursor })
     }
 
@@ -189,7 +192,7 @@ impl ConversationStore for PgConversationStore {
         {
             return Err(ConversationError::SessionNotFound(session_id.to_string()));
         }
-        let rows = client
+        let found = client
             .query(
                 &format!(
                     "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = $1 AND id > $2 \
@@ -198,8 +201,11 @@ impl ConversationStore for PgConversationStore {
                 &[&session_id, &after, &rows::fetch_for(limit)],
             )
             .await?;
-        let (items, next_cursor) =
-            rows::cut_page(all(&rows, rows::message_from)?, limit, rows::message_cursor);
+        let (items, next_cursor) = rows::cut_page(
+            all(&found, rows::message_from)?,
+            limit,
+            rows::message_cursor,
+        );
         Ok(MessagePage { items, next_cursor })
     }
 
@@ -210,7 +216,7 @@ impl ConversationStore for PgConversationStore {
         limit: u32,
     ) -> Result<Vec<SessionMessage>, ConversationError> {
         let client = self.db.client().await?;
-        let rows = client
+        let found = client
             .query(
                 &format!(
                     "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = $1 AND id > $2 \
@@ -219,7 +225,7 @@ impl ConversationStore for PgConversationStore {
                 &[&session_id, &after.unwrap_or(0), &i64::from(limit)],
             )
             .await?;
-        let mut items = all(&rows, rows::message_from)?;
+        let mut items = all(&found, rows::message_from)?;
         items.reverse();
         Ok(items)
     }

@@ -103,9 +103,9 @@ fn all<T>(
     decode: impl Fn(&Row<'_>) -> Result<T, ConversationError>,
 ) -> Result<Vec<T>, ConversationError> {
     let mut statement = connection.prepare(sql)?;
-    let mut rows = statement.query(params)?;
+    let mut found = statement.query(params)?;
     let mut items = Vec::new();
-    while let Some(row) = rows.next()? {
+    while let Some(row) = found.next()? {
         items.push(decode(row)?);
     }
     Ok(items)
@@ -119,8 +119,8 @@ fn first<T>(
     decode: impl Fn(&Row<'_>) -> Result<T, ConversationError>,
 ) -> Result<Option<T>, ConversationError> {
     let mut statement = connection.prepare(sql)?;
-    let mut rows = statement.query(params)?;
-    rows.next()?.map(decode).transpose()
+    let mut found = statement.query(params)?;
+    found.next()?.map(decode).transpose()
 }
 
 fn read_session(
@@ -170,7 +170,7 @@ impl ConversationStore for SqliteConversationStore {
         let before = rows::session_page_start(limit, cursor)?;
         self.with(move |c| {
             let order = "ORDER BY updated_at DESC, id DESC";
-            let rows = match before {
+            let found = match before {
                 Some((at, id)) => all(
                     c,
                     &format!(
@@ -186,7 +186,7 @@ impl ConversationStore for SqliteConversationStore {
                     |row| rows::session_from(row),
                 )?,
             };
-            let (items, next_cursor) = rows::cut_page(rows, limit, rows::session_cursor);
+            let (items, next_cursor) = rows::cut_page(found, limit, rows::session_cursor);
             Ok(SessionPage { items, next_cursor })
         })
         .await
@@ -246,7 +246,7 @@ impl ConversationStore for SqliteConversationStore {
             if read_session(c, &session_id)?.is_none() {
                 return Err(ConversationError::SessionNotFound(session_id));
             }
-            let rows = all(
+            let found = all(
                 c,
                 &format!(
                     "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
@@ -254,7 +254,7 @@ impl ConversationStore for SqliteConversationStore {
                 params![session_id, after, rows::fetch_for(limit)],
                 |row| rows::message_from(row),
             )?;
-            let (items, next_cursor) = rows::cut_page(rows, limit, rows::message_cursor);
+            let (items, next_cursor) = rows::cut_page(found, limit, rows::message_cursor);
             Ok(MessagePage { items, next_cursor })
         })
         .await
