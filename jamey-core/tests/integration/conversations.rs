@@ -1,7 +1,7 @@
 //! The conversation stores, both backends, one suite: sessions, append-only messages in keyset
 //! pages, checkpoints and the cost ledger.
 
-use crate::support::{fresh_database, identity};
+use crate::support::{fresh_database, identity, sql_client};
 use jamey_core::conversation::{
     Checkpoint, ConversationError, ConversationStore, NewMessage, PgConversationStore,
     SqliteConversationStore, UsageRecord,
@@ -209,10 +209,7 @@ async fn a_malformed_row_is_an_error_naming_its_column_postgres() {
         .append("s", NewMessage::text(Role::User, "hi"))
         .await
         .unwrap();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = sql_client(&url).await;
     client
         .batch_execute("UPDATE chat_messages SET tool_calls = '{\"not\": \"a list\"}'::jsonb")
         .await

@@ -1,7 +1,7 @@
 //! PostgreSQL-only behaviour: migrations under concurrency, the embedder record, the HNSW index.
 
-use crate::support::{fresh_database, identity, record, vector};
-use jamey_core::db::DbErrorKind;
+use crate::support::{fresh_database, identity, record, sql_client, vector};
+use jamey_core::db::{DbError, DbErrorKind};
 use jamey_core::embedding::EmbedderIdentity;
 use jamey_core::memory::{PgMemoryStore, PgStoreConfig};
 use jamey_core::{MemoryStore, StoreError};
@@ -100,18 +100,27 @@ async fn an_unreachable_database_is_a_clear_retryable_error() {
     assert!(!err.to_string().contains("secret-pw"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn constraint_violations_are_client_errors_that_name_the_field() {
-    let Some(url) = fresh_database().await else {
-        return;
-    };
+/// A store on a fresh database, and a plain connection to change the database behind its back.
+async fn store_and_client() -> Option<(PgMemoryStore, tokio_postgres::Client)> {
+    let url = fresh_database().await?;
     let store = PgMemoryStore::connect(&PgStoreConfig::new(url.clone()), &identity())
         .await
         .unwrap();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    Some((store, sql_client(&url).await))
+}
+
+fn database_error(err: &StoreError) -> &DbError {
+    match err {
+        StoreError::Postgres(db) => db,
+        other => panic!("not a database error: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constraint_violations_are_client_errors_that_name_the_field() {
+    let Some((store, client)) = store_and_client().await else {
+        return;
+    };
     client
         .batch_execute(
             "CREATE UNIQUE INDEX memories_content_unique ON memories (content); \
@@ -129,35 +138,22 @@ async fn constraint_violations_are_client_errors_that_name_the_field() {
         .await
         .unwrap_err();
     assert!(err.is_client_error() && !err.is_retryable(), "{err}");
-    let StoreError::Postgres(db) = &err else {
-        panic!("{err:?}");
-    };
-    assert_eq!(db.kind(), DbErrorKind::UniqueViolation);
-    assert_eq!(db.field(), Some("content"));
+    assert_eq!(database_error(&err).kind(), DbErrorKind::UniqueViolation);
+    assert_eq!(database_error(&err).field(), Some("content"));
 
     let mut forbidden = record("another", vector(2, 0.0));
     forbidden.kind = "forbidden".into();
     let err = store.insert(forbidden).await.unwrap_err();
-    let StoreError::Postgres(db) = &err else {
-        panic!("{err:?}");
-    };
-    assert_eq!(db.kind(), DbErrorKind::CheckViolation);
-    assert_eq!(db.field(), Some("memories_kind_allowed"));
+    assert_eq!(database_error(&err).kind(), DbErrorKind::CheckViolation);
+    assert_eq!(database_error(&err).field(), Some("memories_kind_allowed"));
     assert!(err.is_client_error() && !err.is_retryable(), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_database_errors_are_internal() {
-    let Some(url) = fresh_database().await else {
+    let Some((store, client)) = store_and_client().await else {
         return;
     };
-    let store = PgMemoryStore::connect(&PgStoreConfig::new(url.clone()), &identity())
-        .await
-        .unwrap();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
     client
         .batch_execute("ALTER TABLE memories RENAME COLUMN kind TO category")
         .await
@@ -167,8 +163,5 @@ async fn other_database_errors_are_internal() {
         .await
         .unwrap_err();
     assert!(!err.is_client_error() && !err.is_retryable(), "{err}");
-    assert!(
-        matches!(&err, StoreError::Postgres(db) if db.kind() == DbErrorKind::Internal),
-        "{err:?}"
-    );
+    assert_eq!(database_error(&err).kind(), DbErrorKind::Internal);
 }

@@ -212,32 +212,22 @@ async fn a_stopped_database_is_a_503_with_a_fixed_body_and_ready_says_which_is_d
 
     postgres.stop();
 
-    let (status, headers, body) = call(
-        &router,
-        &As::Owner,
-        "POST",
-        "/v1/memories",
-        Some(json!({"content": "stored after the stop"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(headers["retry-after"], "1");
-    assert_fixed_body(
-        &headers,
-        &body,
-        "unavailable",
-        "the memory store is unavailable; retry later",
-    );
-
-    let (status, headers, body) = call(&router, &As::Owner, "GET", "/v1/sessions", None).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(headers["retry-after"], "1");
-    assert_fixed_body(
-        &headers,
-        &body,
-        "unavailable",
-        "the conversation store is unavailable; retry later",
-    );
+    let requests = [
+        (
+            "POST",
+            "/v1/memories",
+            Some(json!({"content": "stored after the stop"})),
+            "memory store",
+        ),
+        ("GET", "/v1/sessions", None, "conversation store"),
+    ];
+    for (method, uri, body, store) in requests {
+        let (status, headers, body) = call(&router, &As::Owner, method, uri, body).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}: {body}");
+        assert_eq!(headers["retry-after"], "1", "{uri}");
+        let message = format!("the {store} is unavailable; retry later");
+        assert_fixed_body(&headers, &body, "unavailable", &message);
+    }
 
     let (status, _, ready) = call(&router, &As::Nobody, "GET", "/ready", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
