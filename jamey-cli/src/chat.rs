@@ -2,13 +2,16 @@
 //! interactive session with line editing, history and slash commands. Ctrl-C cancels the answer
 //! being written (the runtime stores what was said, marked incomplete) without leaving.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use jamey_client::{ClientError, JameyClient, PageRequest};
-use jamey_protocol::{ChatEvent, ChatReply, ChatRequest, SearchMode, SearchRequest, TokenUsage};
+use jamey_client::slash::{
+    self, CodeBlockCursor, CopyTarget, Recalled, SessionCommand, SlashCommand,
+};
+use jamey_client::{JameyClient, PageRequest, ToolState, Turn, TurnOutcome, TurnUpdate};
+use jamey_protocol::{ChatReply, ChatRequest};
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
 use serde::Serialize;
@@ -18,19 +21,8 @@ use crate::memory::{Found, Page};
 use crate::report::{self, Report};
 use crate::table::{shorten, Table};
 
-const HELP: &str = "\
-Commands:
-  /model              show the model and the ones you can switch to
-  /model NAME         answer with NAME from now on (`jamey` is the runtime's default)
-  /session            show this session's id
-  /session new        start a new session
-  /session list       recent sessions
-  /session ID         continue session ID
-  /memory QUERY       search your memories
-  /memory             the newest memories
-  /help               this list
-  /quit               leave (or Ctrl-D)
-Ctrl-C cancels the answer being written; what was said is kept.";
+/// The keys of an interactive session, listed after the commands.
+const KEYS: &str = "Ctrl-C cancels the answer being written; what was said is kept. Ctrl-D leaves.";
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -68,12 +60,12 @@ pub(crate) fn run(target: &Target, args: ChatArgs, json: bool) -> anyhow::Result
             one_shot(&remote, &request, json)
         }
         None if json => bail!("--json needs a message: jamey chat MESSAGE --json"),
-        None => Interactive {
-            remote: &remote,
-            session: args.session,
-            model: args.model,
-            history: target.home.root().join("chat_history"),
-        }
+        None => Interactive::new(
+            &remote,
+            args.session,
+            args.model,
+            target.home.root().join("chat_history"),
+        )
         .run(),
     }
 }
@@ -91,13 +83,13 @@ fn one_shot(remote: &Remote, request: &ChatRequest, json: bool) -> anyhow::Resul
         let reply = remote.call(remote.client.chat(request))?;
         return report::print(&Replied(reply), json);
     }
-    match remote.block_on(stream_turn(&remote.client, request, false))? {
-        TurnEnd::Done(summary) => {
-            eprintln!("{}", summary.footer(true));
+    let turn = remote.block_on(stream_turn(&remote.client, request, false))?;
+    match turn.outcome().and_then(TurnOutcome::problem) {
+        None => {
+            eprintln!("{}", footer(&turn, true));
             Ok(())
         }
-        TurnEnd::Failed { message, .. } => bail!("{message}"),
-        TurnEnd::Cancelled { .. } => bail!("cancelled"),
+        Some(problem) => bail!("{problem}"),
     }
 }
 
@@ -112,50 +104,29 @@ impl Report for Replied {
     }
 }
 
-/// What a finished turn reports in its footer.
-#[derive(Debug)]
-struct TurnSummary {
-    session_id: String,
-    model: String,
-    usage: TokenUsage,
-    cost_usd: f64,
-}
-
-impl TurnSummary {
-    fn footer(&self, with_session: bool) -> String {
-        let mut footer = format!(
-            "[{} · {} tokens · ${:.6}",
-            self.model, self.usage.total_tokens, self.cost_usd
-        );
-        if with_session {
-            footer.push_str(&format!(" · session {}", self.session_id));
-        }
-        footer.push(']');
-        footer
+/// What a finished turn reports after its answer: `[model · tokens · cost · session]`.
+fn footer(turn: &Turn, with_session: bool) -> String {
+    let mut footer = format!(
+        "[{} · {} tokens · ${:.6}",
+        turn.model().unwrap_or_default(),
+        turn.usage().total_tokens,
+        turn.cost_usd()
+    );
+    if let (true, Some(session)) = (with_session, turn.session_id()) {
+        footer.push_str(&format!(" · session {session}"));
     }
+    footer.push(']');
+    footer
 }
 
-/// How a streamed turn ended. `session_id` is known once the turn started.
-#[derive(Debug)]
-enum TurnEnd {
-    Done(TurnSummary),
-    Failed {
-        session_id: Option<String>,
-        message: String,
-    },
-    Cancelled {
-        session_id: Option<String>,
-    },
-}
-
-/// Streams one turn: tokens to stdout as they come, tool activity to stderr. With `cancellable`,
-/// Ctrl-C ends the turn early; dropping the stream closes the connection, which cancels the
-/// runtime's upstream request.
+/// Streams one turn: tokens to stdout as they come, tool activity to stderr, until it ends.
+/// With `cancellable`, Ctrl-C ends the turn early; dropping the stream closes the connection,
+/// which cancels the runtime's upstream request. Only a turn that could not start is an error.
 async fn stream_turn(
     client: &JameyClient,
     request: &ChatRequest,
     cancellable: bool,
-) -> Result<TurnEnd, ClientError> {
+) -> Result<Turn, jamey_client::ClientError> {
     // Listening starts before the request, so an early Ctrl-C cannot fall to the default action
     // (leaving); a listener made per turn never sees a Ctrl-C from before the turn.
     let mut interrupt = if cancellable {
@@ -164,72 +135,20 @@ async fn stream_turn(
         None
     };
     let mut stream = client.chat_stream(request).await?;
+    let mut turn = Turn::new(request.session_id.clone());
     let mut printer = AnswerPrinter::default();
-    let mut session_id = request.session_id.clone();
-    loop {
-        let next = tokio::select! {
-            next = stream.next_event() => next,
-            () = interrupted(&mut interrupt) => {
-                printer.end_line();
-                eprintln!("[cancelled]");
-                return Ok(TurnEnd::Cancelled { session_id });
-            }
+    while !turn.is_over() {
+        let update = tokio::select! {
+            next = stream.next_event() => match next {
+                Some(Ok(event)) => turn.apply(event),
+                Some(Err(error)) => turn.broke(error.to_string()),
+                None => turn.broke("the answer ended without a result"),
+            },
+            () = interrupted(&mut interrupt) => turn.cancel(),
         };
-        let event = match next {
-            Some(Ok(event)) => event,
-            Some(Err(e)) => {
-                printer.end_line();
-                return Err(e);
-            }
-            None => {
-                printer.end_line();
-                return Ok(TurnEnd::Failed {
-                    session_id,
-                    message: "the answer ended without a result".into(),
-                });
-            }
-        };
-        match event {
-            ChatEvent::Start { session_id: id, .. } => session_id = Some(id),
-            ChatEvent::Token { delta } => printer.token(&delta),
-            ChatEvent::ToolCall {
-                name, arguments, ..
-            } => printer.note(&format!("⚙ {name} {}", shorten(&arguments, 120))),
-            ChatEvent::ToolResult {
-                name,
-                output,
-                is_error,
-                ..
-            } => {
-                let outcome = if is_error { "failed" } else { "done" };
-                printer.note(&format!(
-                    "⚙ {name} {outcome}: {}",
-                    shorten(&output.replace('\n', " "), 100)
-                ));
-            }
-            ChatEvent::Done {
-                session_id,
-                model,
-                usage,
-                cost_usd,
-            } => {
-                printer.end_line();
-                return Ok(TurnEnd::Done(TurnSummary {
-                    session_id,
-                    model,
-                    usage,
-                    cost_usd,
-                }));
-            }
-            ChatEvent::Error { code, message } => {
-                printer.end_line();
-                return Ok(TurnEnd::Failed {
-                    session_id,
-                    message: format!("{message} ({code})"),
-                });
-            }
-        }
+        printer.show(&update);
     }
+    Ok(turn)
 }
 
 /// Resolves at the next Ctrl-C; never without a listener.
@@ -251,10 +170,36 @@ struct AnswerPrinter {
 }
 
 impl AnswerPrinter {
-    fn token(&mut self, delta: &str) {
-        if delta.is_empty() {
-            return;
+    fn show(&mut self, update: &TurnUpdate) {
+        match update {
+            TurnUpdate::Started { .. } | TurnUpdate::Unchanged => {}
+            TurnUpdate::Text { delta } => self.token(delta),
+            TurnUpdate::ToolCalled(call) => {
+                self.note(&format!(
+                    "⚙ {} {}",
+                    call.name,
+                    shorten(&call.arguments, 120)
+                ));
+            }
+            TurnUpdate::ToolFinished(call) => {
+                if let ToolState::Finished { output, is_error } = &call.state {
+                    let outcome = if *is_error { "failed" } else { "done" };
+                    self.note(&format!(
+                        "⚙ {} {outcome}: {}",
+                        call.name,
+                        shorten(&output.replace('\n', " "), 100)
+                    ));
+                }
+            }
+            TurnUpdate::Ended(TurnOutcome::Cancelled) => {
+                self.end_line();
+                eprintln!("[cancelled]");
+            }
+            TurnUpdate::Ended(_) => self.end_line(),
         }
+    }
+
+    fn token(&mut self, delta: &str) {
         let mut out = io::stdout().lock();
         // A closed stdout (`jamey chat ... | head -1`) must not abort the turn.
         let _ = out.write_all(delta.as_bytes()).and_then(|()| out.flush());
@@ -281,6 +226,9 @@ struct Interactive<'a> {
     session: Option<String>,
     model: Option<String>,
     history: PathBuf,
+    /// The last answer with any text, for `/copy`.
+    last_answer: String,
+    code_cursor: CodeBlockCursor,
 }
 
 /// What the loop does after a line.
@@ -290,6 +238,22 @@ enum Next {
 }
 
 impl Interactive<'_> {
+    fn new(
+        remote: &Remote,
+        session: Option<String>,
+        model: Option<String>,
+        history: PathBuf,
+    ) -> Interactive<'_> {
+        Interactive {
+            remote,
+            session,
+            model,
+            history,
+            last_answer: String::new(),
+            code_cursor: CodeBlockCursor::default(),
+        }
+    }
+
     fn run(mut self) -> anyhow::Result<()> {
         // Fails early, with the usual advice, when the runtime is not there.
         self.remote.call(self.remote.client.models())?;
@@ -298,7 +262,7 @@ impl Interactive<'_> {
         let _ = editor.load_history(&self.history);
         eprintln!(
             "Chatting with {}. /help lists commands; Ctrl-D leaves.",
-            self.model.as_deref().unwrap_or("jamey")
+            self.model.as_deref().unwrap_or(slash::DEFAULT_MODEL)
         );
         if let Some(session) = &self.session {
             eprintln!("Continuing session {session}");
@@ -315,10 +279,10 @@ impl Interactive<'_> {
                 continue;
             }
             let _ = editor.add_history_entry(line);
-            let next = if let Some(command) = line.strip_prefix('/') {
-                self.command(command)
-            } else {
-                self.turn(line)
+            let next = match slash::parse(line) {
+                Some(Ok(command)) => self.command(command),
+                Some(Err(error)) => Err(error.into()),
+                None => self.turn(line),
             };
             match next {
                 Ok(Next::Continue) => {}
@@ -345,73 +309,59 @@ impl Interactive<'_> {
             model: self.model.clone(),
             stream: true,
         };
-        let end = self
+        let turn = self
             .remote
             .block_on(stream_turn(&self.remote.client, &request, true))?;
-        match end {
-            TurnEnd::Done(summary) => {
-                eprintln!("{}", summary.footer(false));
-                self.session = Some(summary.session_id);
-            }
-            TurnEnd::Failed {
-                session_id,
-                message,
-            } => {
-                self.session = session_id.or(self.session.take());
-                bail!("{message}");
-            }
-            TurnEnd::Cancelled { session_id } => {
-                self.session = session_id.or(self.session.take());
-            }
+        if let Some(session) = turn.session_id() {
+            self.session = Some(session.to_owned());
+        }
+        if !turn.reply().is_empty() {
+            turn.reply().clone_into(&mut self.last_answer);
+            self.code_cursor.reset();
+        }
+        match turn.outcome() {
+            Some(TurnOutcome::Done) => eprintln!("{}", footer(&turn, false)),
+            Some(TurnOutcome::Cancelled) | None => {}
+            Some(outcome) => bail!("{}", outcome.problem().unwrap_or_default()),
         }
         Ok(Next::Continue)
     }
 
-    fn command(&mut self, command: &str) -> anyhow::Result<Next> {
-        let (name, rest) = match command.split_once(char::is_whitespace) {
-            Some((name, rest)) => (name, rest.trim()),
-            None => (command, ""),
-        };
-        match name {
-            "help" | "?" => eprintln!("{HELP}"),
-            "quit" | "exit" | "q" => return Ok(Next::Quit),
-            "model" => self.model_command(rest)?,
-            "session" => self.session_command(rest)?,
-            "memory" => self.memory_command(rest)?,
-            other => bail!("unknown command /{other}: /help lists the commands"),
+    fn command(&mut self, command: SlashCommand) -> anyhow::Result<Next> {
+        match command {
+            SlashCommand::Help => eprintln!("{}\n{KEYS}", slash::help_text()),
+            SlashCommand::Quit => return Ok(Next::Quit),
+            SlashCommand::Model(name) => self.model_command(name.as_deref())?,
+            SlashCommand::Session(command) => self.session_command(command)?,
+            SlashCommand::Memory(query) => self.memory_command(query.as_deref())?,
+            SlashCommand::Copy(target) => self.copy_command(target)?,
         }
         Ok(Next::Continue)
     }
 
-    fn model_command(&mut self, name: &str) -> anyhow::Result<()> {
+    fn model_command(&mut self, name: Option<&str>) -> anyhow::Result<()> {
         let models = self.remote.call(self.remote.client.models())?;
-        if name.is_empty() {
-            let current = self.model.as_deref().unwrap_or("jamey");
-            for model in &models {
-                let mark = if model == current { "*" } else { " " };
-                eprintln!("{mark} {model}");
+        match name {
+            None => eprintln!("{}", slash::model_list(&models, self.model.as_deref())),
+            Some(name) => {
+                self.model = slash::choose_model(&models, name)?;
+                eprintln!("Answering with {name}");
             }
-            return Ok(());
         }
-        if !models.iter().any(|m| m == name) {
-            bail!("unknown model {name:?}: one of {}", models.join(", "));
-        }
-        self.model = (name != "jamey").then(|| name.to_owned());
-        eprintln!("Answering with {name}");
         Ok(())
     }
 
-    fn session_command(&mut self, argument: &str) -> anyhow::Result<()> {
-        match argument {
-            "" => match &self.session {
+    fn session_command(&mut self, command: SessionCommand) -> anyhow::Result<()> {
+        match command {
+            SessionCommand::Show => match &self.session {
                 Some(id) => eprintln!("Session {id}"),
                 None => eprintln!("New session: it gets an id with the first answer"),
             },
-            "new" => {
+            SessionCommand::New => {
                 self.session = None;
                 eprintln!("Started a new session");
             }
-            "list" => {
+            SessionCommand::List => {
                 let page = self.remote.call(self.remote.client.sessions(&PageRequest {
                     limit: Some(20),
                     cursor: None,
@@ -431,9 +381,9 @@ impl Interactive<'_> {
                     table.write(&mut io::stderr().lock())?;
                 }
             }
-            id => {
+            SessionCommand::Open(id) => {
                 let page = self.remote.call(self.remote.client.session_messages(
-                    id,
+                    &id,
                     &PageRequest {
                         limit: Some(1),
                         cursor: None,
@@ -442,31 +392,53 @@ impl Interactive<'_> {
                 if page.items.is_empty() {
                     bail!("no session {id:?}: /session list shows the sessions");
                 }
-                self.session = Some(id.to_owned());
                 eprintln!("Continuing session {id}");
+                self.session = Some(id);
             }
         }
         Ok(())
     }
 
-    fn memory_command(&self, query: &str) -> anyhow::Result<()> {
-        let client = &self.remote.client;
+    fn memory_command(&self, query: Option<&str>) -> anyhow::Result<()> {
         let mut err = io::stderr().lock();
-        if query.is_empty() {
-            let page = self.remote.call(client.list_memories(&PageRequest {
-                limit: Some(10),
-                cursor: None,
-            }))?;
-            Page(page).write_text(&mut err, &mut io::sink())?;
-            return Ok(());
+        match self
+            .remote
+            .block_on(slash::recall(&self.remote.client, query))?
+        {
+            Recalled::Newest(page) => Page(page).write_text(&mut err, &mut io::sink())?,
+            Recalled::Found(found) => Found(found).write_text(&mut err, &mut io::sink())?,
         }
-        let found = self.remote.call(client.search(&SearchRequest {
-            query: query.to_owned(),
-            limit: Some(10),
-            mode: SearchMode::Hybrid,
-            filter: None,
-        }))?;
-        Found(found).write_text(&mut err, &mut io::sink())?;
+        Ok(())
+    }
+
+    /// Copies through OSC 52, which the terminal turns into a clipboard write (also over SSH).
+    fn copy_command(&mut self, target: CopyTarget) -> anyhow::Result<()> {
+        if self.last_answer.is_empty() {
+            bail!("no answer to copy yet");
+        }
+        let (text, what) = match target {
+            CopyTarget::Answer => (self.last_answer.clone(), "the last answer".to_owned()),
+            CopyTarget::Code => {
+                let blocks = slash::code_blocks(&self.last_answer);
+                let Some(index) = self.code_cursor.next(blocks.len()) else {
+                    bail!("the last answer has no code block");
+                };
+                let what = format!("code block {} of {}", index + 1, blocks.len());
+                (blocks[index].clone(), what)
+            }
+        };
+        let mut terminal = io::stderr();
+        if !terminal.is_terminal() {
+            bail!("cannot copy {what}: stderr is not a terminal to copy through");
+        }
+        if text.len() > slash::OSC52_MAX_BYTES {
+            bail!("cannot copy {what}: it is too long for the terminal's clipboard");
+        }
+        terminal
+            .write_all(slash::osc52_sequence(&text).as_bytes())
+            .and_then(|()| terminal.flush())
+            .context("cannot write to the terminal")?;
+        eprintln!("Copied {what} (through the terminal: it must allow OSC 52)");
         Ok(())
     }
 }

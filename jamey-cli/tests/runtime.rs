@@ -785,7 +785,7 @@ fn interactive_chat_runs_slash_commands_and_ctrl_c_cancels_only_the_answer() {
     let stderr_text = collect(child.stderr.take().unwrap());
 
     input
-        .write_all(b"/help\n/model\n/memory spare key\n/bogus\n")
+        .write_all(b"/help\n/model\n/memory spare key\n/bogus\n/copy\n/session a b\n")
         .unwrap();
     input.write_all(b"where is the key?\n").unwrap();
     wait_for(&stdout, "Let me ", &stderr_text);
@@ -795,7 +795,9 @@ fn interactive_chat_runs_slash_commands_and_ctrl_c_cancels_only_the_answer() {
     )
     .unwrap();
     wait_for(&stderr_text, "[cancelled]", &stdout);
-    input.write_all(b"and now?\n/session\n/quit\n").unwrap();
+    input
+        .write_all(b"and now?\n/session\n/model no/such\n/copy\n/quit\n")
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(
         status.success(),
@@ -814,6 +816,21 @@ fn interactive_chat_runs_slash_commands_and_ctrl_c_cancels_only_the_answer() {
     assert!(err.contains("* jamey") && err.contains(MODEL), "{err}");
     assert!(err.contains("blue pot"), "{err}");
     assert!(err.contains("unknown command /bogus"), "{err}");
+    // The same commands as jamey-tui's, with the same help and the same complaints.
+    assert!(
+        err.contains(&jamey_client::slash::help_text()),
+        "the shared help: {err}"
+    );
+    assert!(err.contains("no answer to copy yet"), "{err}");
+    assert!(
+        err.contains("/session does not take \"a b\": /session [new|list|ID]"),
+        "{err}"
+    );
+    assert!(err.contains("unknown model \"no/such\""), "{err}");
+    assert!(
+        err.contains("stderr is not a terminal to copy through"),
+        "{err}"
+    );
     assert!(err.contains("Session "), "{err}");
     // The cancelled turn and the next one share the session; the upstream saw the disconnect.
     let requests = llm.server.requests();

@@ -423,6 +423,24 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<jamey_tools::HostError> for ApiError {
+    fn from(error: jamey_tools::HostError) -> Self {
+        use jamey_tools::HostError;
+        match error {
+            e @ HostError::InvalidPid => Self::InvalidField {
+                field: "pid".into(),
+                message: e.to_string(),
+            },
+            e @ HostError::NotFound(_) => Self::NotFound(e.to_string()),
+            e @ (HostError::NotOwner
+            | HostError::InitProcess
+            | HostError::RuntimeProcess(_)
+            | HostError::PermissionDenied { .. }) => Self::Forbidden(e.to_string()),
+            e @ (HostError::Signal { .. } | HostError::Task(_)) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

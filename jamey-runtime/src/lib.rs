@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod auth;
-pub mod chat_config;
+pub mod caller;
 pub mod config;
+pub mod credentials;
+pub mod environment;
 pub mod error;
 pub mod limits;
 pub mod metrics;
@@ -15,8 +17,10 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 
+pub use environment::Environment;
+
 use anyhow::Context;
-use config::{Config, RawConfig};
+use config::{Config, RawConfig, Settings};
 use jamey_core::cache::HybridCache;
 use jamey_core::conversation::{ConversationStore, PgConversationStore, SqliteConversationStore};
 use jamey_core::db::PgDatabase;
@@ -31,20 +35,9 @@ use jamey_core::memory::{
 use jamey_core::secrets::{Secret, SecretManager, SecretManagerOptions, SecretStore};
 use jamey_core::{Memories, MemoryStore};
 use parking_lot::RwLock;
-use state::{AppState, Settings};
-use std::collections::HashMap;
+use state::AppState;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// What the process learned from its surroundings before starting.
-#[derive(Debug, Clone)]
-pub struct Environment {
-    pub home: JameyHome,
-    /// `JAMEY_*` and provider variables, read once by `main`.
-    pub vars: HashMap<String, String>,
-    /// Whether stderr is a terminal (pretty logs) or not (JSON logs).
-    pub terminal: bool,
-}
 
 /// Opens the Secret Manager: OS keychain where one works, else environment, else the encrypted
 /// file in JAMEY_HOME (keyed by the keychain, `JAMEY_SECRETS_PASSPHRASE` or a 0600 key file).
@@ -203,7 +196,7 @@ pub async fn build_state(
         policy = config.cache.policy.as_str(),
         "cache ready"
     );
-    let credentials = auth::CredentialsCache::open(env.home.credentials_file())
+    let credentials = credentials::CredentialsCache::open(env.home.credentials_file())
         .with_context(|| format!("reading {}", env.home.credentials_file().display()))?;
     let rate_limits = limits::RateLimits::new(
         config.limits.token_requests_per_second,
@@ -243,7 +236,7 @@ pub fn build_orchestrator(
 ) -> anyhow::Result<Arc<orchestrator::Orchestrator>> {
     let provider = orchestrator::build_provider(&config.llm, api_key.as_ref())
         .context("the [llm] settings")?;
-    if api_key.is_none() && config.llm.base_url == chat_config::DEFAULT_LLM_BASE_URL {
+    if api_key.is_none() && config.llm.base_url == config::DEFAULT_LLM_BASE_URL {
         tracing::warn!("no LLM API key (set OPENROUTER_API_KEY or store llm_api_key): chat will fail until one is configured");
     }
     let mut tools = jamey_tools::ToolRegistry::new(jamey_tools::ToolLimits {

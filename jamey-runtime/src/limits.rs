@@ -2,12 +2,11 @@
 //! `token_requests_per_second`, the owner's certificate has `owner_requests_per_second`
 //! (0 = unlimited). Both reload with the configuration.
 
-use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::caller::Caller;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 /// The limiters for the current configuration.
 #[derive(Debug)]
@@ -25,23 +24,18 @@ impl RateLimits {
             owner: limiter(owner_per_second),
         }
     }
-}
 
-/// Answers 429 with `Retry-After` when `caller` is over its rate.
-pub fn check_rate(app: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    let limits = app.rate_limits.read();
-    let limiter = match caller {
-        Caller::Owner => limits.owner.as_ref(),
-        Caller::Certificate(_) | Caller::Token(_) => limits.tokens.as_ref(),
-    };
-    let Some(limiter) = limiter else {
-        return Ok(());
-    };
-    match limiter.check_key(&caller.rate_key()) {
-        Ok(()) => Ok(()),
-        Err(not_until) => {
-            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
-            Err(ApiError::RateLimited { retry_after })
-        }
+    /// Counts one request of `caller`; when it is over its rate, how long until it may retry.
+    pub fn check(&self, caller: &Caller) -> Result<(), Duration> {
+        let limiter = match caller {
+            Caller::Owner => self.owner.as_ref(),
+            Caller::Certificate(_) | Caller::Token(_) => self.tokens.as_ref(),
+        };
+        let Some(limiter) = limiter else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&caller.to_string())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }

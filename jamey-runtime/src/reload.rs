@@ -3,8 +3,8 @@
 //! validate is logged and ignored: the running configuration stays.
 
 use crate::config::RawConfig;
+use crate::environment::Environment;
 use crate::state::AppState;
-use crate::Environment;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! verified client certificate) to every request of the connection, and shuts down gracefully —
 //! stop accepting, let in-flight requests finish within a deadline, then return.
 
-use crate::auth::{ClientCert, ConnectionInfo};
+use crate::caller::{ClientCert, ConnectionInfo};
 use crate::metrics::Metrics;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};

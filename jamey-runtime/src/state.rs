@@ -1,8 +1,8 @@
-//! `AppState`: what every handler shares — the memory subsystem, configuration, credentials,
-//! limits and metrics.
+//! `AppState`: what every handler shares — the memory subsystem, the orchestrator, the settings,
+//! credentials, limits and metrics — and how a new configuration is put into effect.
 
-use crate::auth::CredentialsCache;
-use crate::config::{Config, ConfigOverrides, RawConfig};
+use crate::config::{Config, Settings};
+use crate::credentials::CredentialsCache;
 use crate::limits::RateLimits;
 use crate::metrics::Metrics;
 use jamey_core::Memories;
@@ -22,92 +22,6 @@ pub struct AppState {
     pub started_at: Instant,
     /// Applies a new log filter (the subscriber's reload handle), when logging is installed.
     pub log_reload: Option<crate::telemetry::LogReload>,
-}
-
-/// The configuration as it stands: the file and environment layer plus runtime overrides.
-#[derive(Debug)]
-pub struct Settings {
-    inner: RwLock<SettingsInner>,
-    terminal: bool,
-}
-
-#[derive(Debug)]
-struct SettingsInner {
-    base: RawConfig,
-    overrides: ConfigOverrides,
-    effective: Config,
-}
-
-impl Settings {
-    pub fn new(base: RawConfig, effective: Config, terminal: bool) -> Self {
-        Self {
-            inner: RwLock::new(SettingsInner {
-                base,
-                overrides: ConfigOverrides::default(),
-                effective,
-            }),
-            terminal,
-        }
-    }
-
-    pub fn current(&self) -> Config {
-        self.inner.read().effective.clone()
-    }
-
-    pub fn overrides(&self) -> ConfigOverrides {
-        self.inner.read().overrides.clone()
-    }
-
-    /// Validates `base` (file + environment) with the current overrides on top; on success it
-    /// becomes the configuration. Returns (old, new).
-    pub fn replace_base(
-        &self,
-        base: RawConfig,
-    ) -> Result<(Config, Config), crate::config::ConfigError> {
-        let mut inner = self.inner.write();
-        let mut layered = base.clone();
-        layered.apply_overrides(&inner.overrides);
-        let next = layered.validate(self.terminal)?;
-        let old = std::mem::replace(&mut inner.effective, next.clone());
-        inner.base = base;
-        Ok((old, next))
-    }
-
-    /// Merges `patch` into the runtime overrides. Returns (old, new).
-    pub fn apply_overrides(
-        &self,
-        patch: &ConfigOverrides,
-    ) -> Result<(Config, Config), crate::config::ConfigError> {
-        let mut inner = self.inner.write();
-        let mut overrides = inner.overrides.clone();
-        if patch.log_level.is_some() {
-            overrides.log_level = patch.log_level.clone();
-        }
-        if patch.token_requests_per_second.is_some() {
-            overrides.token_requests_per_second = patch.token_requests_per_second;
-        }
-        if patch.owner_requests_per_second.is_some() {
-            overrides.owner_requests_per_second = patch.owner_requests_per_second;
-        }
-        if patch.keyword_weight.is_some() {
-            overrides.keyword_weight = patch.keyword_weight;
-        }
-        if patch.cache_ttl_secs.is_some() {
-            overrides.cache_ttl_secs = patch.cache_ttl_secs;
-        }
-        if patch.cache_idle_secs.is_some() {
-            overrides.cache_idle_secs = patch.cache_idle_secs;
-        }
-        if patch.cache_redis_ttl_secs.is_some() {
-            overrides.cache_redis_ttl_secs = patch.cache_redis_ttl_secs;
-        }
-        let mut layered = inner.base.clone();
-        layered.apply_overrides(&overrides);
-        let next = layered.validate(self.terminal)?;
-        let old = std::mem::replace(&mut inner.effective, next.clone());
-        inner.overrides = overrides;
-        Ok((old, next))
-    }
 }
 
 impl AppState {

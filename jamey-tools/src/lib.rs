@@ -1,13 +1,19 @@
 //! Tools the twin can use while answering: the `Tool` trait, a `ToolRegistry` that validates
 //! arguments against each tool's JSON Schema (generated with schemars), applies a permission
 //! policy per tool, and runs calls concurrently with a timeout and an output limit each.
-//! Built-in tools: `memory_search` and `memory_save`.
+//! Built-in tools: `memory_search` and `memory_save`. `host` holds the host operations (system
+//! information, processes and killing them under the host rules) that the runtime's host routes
+//! call. `Caller` says who asked.
 
+mod caller;
 mod error;
+pub mod host;
 mod memory;
 mod registry;
 
+pub use caller::Caller;
 pub use error::ToolError;
+pub use host::HostError;
 pub use memory::{MemorySave, MemorySearch};
 pub use registry::{Permission, ToolCallOutcome, ToolLimits, ToolRegistry};
 

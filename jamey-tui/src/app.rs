@@ -1,7 +1,8 @@
 //! The TUI's state machine: every input (a key, a chat event, a health probe's answer, a loaded
 //! session) goes through `App::handle`, which updates the state and returns the `Action`s the
 //! event loop must carry out (send a message, cancel, load sessions, copy, quit). No I/O here,
-//! so tests drive it with plain values.
+//! so tests drive it with plain values. A turn's events are folded by `jamey_client::Turn`;
+//! this module only turns each `TurnUpdate` into entries and status.
 
 use crate::clipboard::CopyOutcome;
 use crate::highlight::Highlighter;
@@ -10,9 +11,11 @@ use crate::markdown;
 use crate::sessions::SessionList;
 use crate::transcript::{self, AnswerState, Entry, EntryKind};
 use crossterm::event::Event;
-use jamey_client::ClientError;
+use jamey_client::slash::{CodeBlockCursor, Recalled};
+use jamey_client::{ClientError, ToolState, Turn, TurnOutcome, TurnUpdate};
 use jamey_protocol::{ChatEvent, ChatRequest, SessionMessage, SessionSummary};
 
+mod commands;
 mod keys;
 
 /// Lines one mouse wheel step scrolls.
@@ -75,6 +78,16 @@ pub(crate) enum AppEvent {
         what: String,
         outcome: CopyOutcome,
     },
+    /// The models `/model` asked for; `choose` is the one to switch to, if any.
+    Models {
+        choose: Option<String>,
+        result: Result<Vec<String>, Failure>,
+    },
+    /// What `/memory` (with `query`, or without) asked for.
+    Recalled {
+        query: Option<String>,
+        result: Result<Recalled, Failure>,
+    },
 }
 
 /// What the event loop must do.
@@ -92,7 +105,20 @@ pub(crate) enum Action {
         text: String,
         what: String,
     },
+    /// Ask for the models (`/model`), to list them or to switch to `choose`.
+    LoadModels {
+        choose: Option<String>,
+    },
+    /// Ask for the memories `/memory` shows.
+    Recall(Option<String>),
     Quit,
+}
+
+/// The turn whose stream is running: its id (events of older turns are ignored) and its fold.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) id: u64,
+    pub(crate) turn: Turn,
 }
 
 /// What covers the chat view.
@@ -142,13 +168,13 @@ pub(crate) struct App {
     pub(crate) scroll: Scroll,
     pub(crate) view: ViewMetrics,
     /// The turn whose stream is running.
-    pub(crate) turn: Option<u64>,
+    pub(crate) running: Option<Running>,
     pub(crate) highlighter: Highlighter,
     /// `--model` or `/model`: sent with each message.
     requested_model: Option<String>,
     next_turn: u64,
-    /// How many code blocks back the next Ctrl-K copies.
-    code_copy_back: usize,
+    /// Which code block the next Ctrl-K copies.
+    code_cursor: CodeBlockCursor,
 }
 
 impl App {
@@ -166,11 +192,11 @@ impl App {
             overlay: Overlay::None,
             scroll: Scroll::Follow,
             view: ViewMetrics::default(),
-            turn: None,
+            running: None,
             highlighter: Highlighter::default(),
             requested_model: model,
             next_turn: 1,
-            code_copy_back: 0,
+            code_cursor: CodeBlockCursor::default(),
         };
         app.notice(
             false,
@@ -188,22 +214,20 @@ impl App {
     }
 
     pub(crate) fn is_streaming(&self) -> bool {
-        self.turn.is_some()
+        self.running.is_some()
     }
 
     pub(crate) fn handle(&mut self, event: AppEvent) -> Vec<Action> {
         match event {
             AppEvent::Terminal(event) => self.terminal(event),
             AppEvent::Chat { turn, event } => {
-                if self.turn == Some(turn) {
-                    self.chat_event(event);
-                }
+                self.chat_event(turn, event);
                 Vec::new()
             }
             AppEvent::ChatFailed { turn, failure } => {
-                if self.turn == Some(turn) {
-                    self.turn = None;
-                    self.finish_answer(AnswerState::Incomplete);
+                if let Some(running) = self.running.as_mut().filter(|r| r.id == turn) {
+                    let update = running.turn.broke(failure.message.clone());
+                    self.show(update);
                     self.failed(&failure);
                 }
                 Vec::new()
@@ -227,7 +251,7 @@ impl App {
                         self.entries = transcript::from_history(&messages);
                         self.status.session_id = Some(id.clone());
                         self.scroll = Scroll::Follow;
-                        self.code_copy_back = 0;
+                        self.code_cursor.reset();
                         self.notice(false, &format!("session {id}: {} messages", messages.len()));
                     }
                     Err(failure) => self.failed(&failure),
@@ -251,6 +275,20 @@ impl App {
                 }
                 Vec::new()
             }
+            AppEvent::Models { choose, result } => {
+                match result {
+                    Ok(models) => self.models_loaded(choose.as_deref(), &models),
+                    Err(failure) => self.failed(&failure),
+                }
+                Vec::new()
+            }
+            AppEvent::Recalled { query, result } => {
+                match result {
+                    Ok(recalled) => self.recalled(query.as_deref(), &recalled),
+                    Err(failure) => self.failed(&failure),
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -265,17 +303,26 @@ impl App {
         }
         let text = self.input.take();
         let trimmed = text.trim();
-        if let Some(command) = trimmed.strip_prefix('/') {
-            return self.command(command);
+        if let Some(parsed) = jamey_client::slash::parse(trimmed) {
+            return match parsed {
+                Ok(command) => self.command(command),
+                Err(error) => {
+                    self.notice(true, &error.to_string());
+                    Vec::new()
+                }
+            };
         }
         let turn = self.next_turn;
         self.next_turn += 1;
-        self.turn = Some(turn);
+        self.running = Some(Running {
+            id: turn,
+            turn: Turn::new(self.status.session_id.clone()),
+        });
         self.entries.push(Entry::new(EntryKind::User, trimmed));
         self.entries
             .push(Entry::new(EntryKind::Assistant(AnswerState::Streaming), ""));
         self.scroll = Scroll::Follow;
-        self.code_copy_back = 0;
+        self.code_cursor.reset();
         if matches!(self.status.connection, Connection::Offline(_)) {
             self.status.connection = Connection::Connecting;
         }
@@ -290,39 +337,11 @@ impl App {
         }]
     }
 
-    fn command(&mut self, command: &str) -> Vec<Action> {
-        let (name, argument) = command
-            .split_once(char::is_whitespace)
-            .map_or((command, ""), |(n, a)| (n, a.trim()));
-        match name {
-            "quit" | "exit" => return vec![Action::Quit],
-            "help" => self.overlay = Overlay::Help,
-            "new" => self.new_session(),
-            "sessions" => return self.open_session_list(),
-            "copy" if argument == "code" => return self.copy_code_block(),
-            "copy" => return self.copy_answer(),
-            "model" if argument.is_empty() => {
-                let model = self.requested_model.as_deref().unwrap_or("the runtime's default");
-                self.notice(false, &format!("model: {model}"));
-            }
-            "model" => {
-                let model = (argument != "default").then(|| argument.to_string());
-                self.status.model.clone_from(&model);
-                self.requested_model = model;
-                let shown = self.requested_model.as_deref().unwrap_or("the runtime's default");
-                self.notice(false, &format!("model set to {shown}"));
-            }
-            _ => self.notice(
-                true,
-                &format!("unknown command /{name}: try /new, /sessions, /model NAME, /copy [code], /help, /quit"),
-            ),
-        }
-        Vec::new()
-    }
-
     fn cancel(&mut self) -> Vec<Action> {
-        self.turn = None;
-        self.finish_answer(AnswerState::Cancelled);
+        if let Some(running) = self.running.as_mut() {
+            let update = running.turn.cancel();
+            self.show(update);
+        }
         vec![Action::Cancel]
     }
 
@@ -342,24 +361,29 @@ impl App {
         vec![Action::LoadSessions]
     }
 
-    fn chat_event(&mut self, event: ChatEvent) {
-        match event {
-            ChatEvent::Start { session_id, .. } => {
+    /// An event of turn `turn`'s stream; ignored unless that turn is the running one.
+    fn chat_event(&mut self, turn: u64, event: ChatEvent) {
+        if let Some(running) = self.running.as_mut().filter(|r| r.id == turn) {
+            let update = running.turn.apply(event);
+            self.show(update);
+        }
+    }
+
+    /// Shows what the running turn's last event changed.
+    fn show(&mut self, update: TurnUpdate) {
+        match update {
+            TurnUpdate::Started { session_id } => {
                 self.status.session_id = Some(session_id);
                 self.status.connection = Connection::Connected;
             }
-            ChatEvent::Token { delta } => match self.entries.last_mut() {
+            TurnUpdate::Text { delta } => match self.entries.last_mut() {
                 Some(entry) if entry.is_streaming() => entry.push_text(&delta),
                 _ => self.entries.push(Entry::new(
                     EntryKind::Assistant(AnswerState::Streaming),
                     delta,
                 )),
             },
-            ChatEvent::ToolCall {
-                id,
-                name,
-                arguments,
-            } => {
+            TurnUpdate::ToolCalled(call) => {
                 if self
                     .entries
                     .last()
@@ -371,43 +395,47 @@ impl App {
                 }
                 self.entries.push(Entry::new(
                     EntryKind::Tool {
-                        id,
-                        name,
+                        id: call.id,
+                        name: call.name,
                         output: None,
                         is_error: false,
                     },
-                    arguments,
+                    call.arguments,
                 ));
                 self.entries
                     .push(Entry::new(EntryKind::Assistant(AnswerState::Streaming), ""));
             }
-            ChatEvent::ToolResult {
-                id,
-                output,
-                is_error,
-                ..
-            } => {
-                transcript::set_tool_result(&mut self.entries, &id, &output, is_error);
+            TurnUpdate::ToolFinished(call) => {
+                if let ToolState::Finished { output, is_error } = &call.state {
+                    transcript::set_tool_result(&mut self.entries, &call.id, output, *is_error);
+                }
             }
-            ChatEvent::Done {
-                session_id,
-                model,
-                usage,
-                cost_usd,
-            } => {
-                self.turn = None;
+            TurnUpdate::Ended(outcome) => self.ended(&outcome),
+            TurnUpdate::Unchanged => {}
+        }
+    }
+
+    /// The running turn is over: its answer gets its final state, the status its totals.
+    fn ended(&mut self, outcome: &TurnOutcome) {
+        let Some(Running { turn, .. }) = self.running.take() else {
+            return;
+        };
+        match outcome {
+            TurnOutcome::Done => {
                 self.finish_answer(AnswerState::Complete);
-                self.status.session_id = Some(session_id);
-                self.status.model = Some(model);
-                self.status.tokens += usage.total_tokens;
-                self.status.cost_usd += cost_usd;
+                self.status.session_id = turn.session_id().map(str::to_string);
+                self.status.model = turn.model().map(str::to_string);
+                self.status.tokens += turn.usage().total_tokens;
+                self.status.cost_usd += turn.cost_usd();
                 self.status.connection = Connection::Connected;
             }
-            ChatEvent::Error { code, message } => {
-                self.turn = None;
+            TurnOutcome::Failed { code, message } => {
                 self.finish_answer(AnswerState::Incomplete);
                 self.notice(true, &format!("{code}: {message}"));
             }
+            // The failure itself is reported by whoever saw the stream break.
+            TurnOutcome::Broken { .. } => self.finish_answer(AnswerState::Incomplete),
+            TurnOutcome::Cancelled => self.finish_answer(AnswerState::Cancelled),
         }
     }
 
@@ -461,13 +489,10 @@ impl App {
             Some(answer) => markdown::render(&answer.text, &self.highlighter).code_blocks,
             None => Vec::new(),
         };
-        if blocks.is_empty() {
+        let Some(index) = self.code_cursor.next(blocks.len()) else {
             self.notice(true, "the last answer has no code block");
             return Vec::new();
-        }
-        let back = self.code_copy_back % blocks.len();
-        self.code_copy_back = back + 1;
-        let index = blocks.len() - 1 - back;
+        };
         vec![Action::Copy {
             text: blocks[index].clone(),
             what: format!("code block {} of {}", index + 1, blocks.len()),
@@ -572,7 +597,7 @@ pub(crate) mod tests {
             .collect()
     }
 
-    fn last_notice(app: &App) -> String {
+    pub(crate) fn last_notice(app: &App) -> String {
         app.entries
             .iter()
             .rev()
@@ -898,9 +923,18 @@ pub(crate) mod tests {
             vec![Action::OpenSession("old".into())]
         );
         type_text(&mut app, "/model other/model");
-        assert!(app.handle(key(KeyCode::Enter)).is_empty());
+        assert_eq!(
+            app.handle(key(KeyCode::Enter)),
+            vec![Action::LoadModels {
+                choose: Some("other/model".into())
+            }]
+        );
+        app.handle(AppEvent::Models {
+            choose: Some("other/model".into()),
+            result: Ok(vec!["jamey".into(), "other/model".into()]),
+        });
         assert_eq!(app.status.model.as_deref(), Some("other/model"));
-        type_text(&mut app, "/new");
+        type_text(&mut app, "/session new");
         app.handle(key(KeyCode::Enter));
         assert_eq!(app.status.session_id, None);
         type_text(&mut app, "/bogus");

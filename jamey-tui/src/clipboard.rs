@@ -3,12 +3,8 @@
 //! emulator turns into a clipboard write; that one works over SSH and on headless machines,
 //! where arboard has no clipboard to talk to.
 
-use base64::Engine;
+use jamey_client::slash::{osc52_sequence, OSC52_MAX_BYTES};
 use std::io::Write;
-
-/// OSC 52 payloads above this size are ignored by many terminals (xterm's default limit is
-/// around 100 kB of base64); larger copies go to the system clipboard only.
-const OSC52_MAX_BYTES: usize = 74_000;
 
 /// Where a copy went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +40,7 @@ impl Clipboard {
     /// Copies `text` to the system clipboard if there is one, and through OSC 52 on `terminal`.
     pub(crate) fn copy(&mut self, text: &str, terminal: &mut dyn Write) -> CopyOutcome {
         let system = self.copy_to_system(text);
+        // Larger copies go to the system clipboard only.
         let osc52 = text.len() <= OSC52_MAX_BYTES
             && terminal
                 .write_all(osc52_sequence(text).as_bytes())
@@ -77,12 +74,6 @@ impl Clipboard {
             }
         }
     }
-}
-
-/// `ESC ] 52 ; c ; <base64> BEL`: "set the clipboard selection to this".
-pub(crate) fn osc52_sequence(text: &str) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-    format!("\x1b]52;c;{encoded}\x07")
 }
 
 #[cfg(test)]

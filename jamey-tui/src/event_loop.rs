@@ -8,7 +8,7 @@ use crate::clipboard::Clipboard;
 use crate::ui;
 use crossterm::event::EventStream;
 use futures_util::StreamExt;
-use jamey_client::{JameyClient, PageRequest};
+use jamey_client::{slash, JameyClient, PageRequest};
 use jamey_protocol::{ChatRequest, SessionMessage};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
@@ -142,6 +142,8 @@ impl Worker {
                     let outcome = self.clipboard.copy(&text, &mut io::stdout());
                     quit |= self.handle(app, AppEvent::Copied { what, outcome });
                 }
+                Action::LoadModels { choose } => self.load_models(choose),
+                Action::Recall(query) => self.recall(query),
                 Action::Quit => quit = true,
             }
         }
@@ -224,6 +226,26 @@ impl Worker {
                 .map(|page| page.items)
                 .map_err(|error| Failure::from(&error));
             let _ = sender.send(AppEvent::Sessions(result));
+        });
+    }
+
+    fn load_models(&self, choose: Option<String>) {
+        let client = self.client.clone();
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            let result = client.models().await.map_err(|error| Failure::from(&error));
+            let _ = sender.send(AppEvent::Models { choose, result });
+        });
+    }
+
+    fn recall(&self, query: Option<String>) {
+        let client = self.client.clone();
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            let result = slash::recall(&client, query.as_deref())
+                .await
+                .map_err(|error| Failure::from(&error));
+            let _ = sender.send(AppEvent::Recalled { query, result });
         });
     }
 

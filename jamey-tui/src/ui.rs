@@ -2,6 +2,7 @@
 //! status bar, the key footer, and the help or session popups on top.
 
 use crate::app::{App, Connection, Overlay, Scroll, ViewMetrics};
+use jamey_client::slash;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
@@ -14,7 +15,8 @@ const INPUT_MAX_LINES: usize = 6;
 
 const FOOTER: &str = "F1 help · Enter send · Alt+Enter newline · Esc cancel · PgUp/PgDn scroll · F2 sessions · Ctrl-Y copy answer · Ctrl-K copy code · Ctrl-Q quit";
 
-/// The keys, as the help popup lists them.
+/// The keys, as the help popup lists them; the slash commands follow, from the table
+/// `jamey chat`'s `/help` lists too.
 pub(crate) const KEYS: &[(&str, &str)] = &[
     ("Enter", "send the message"),
     ("Alt+Enter, Ctrl-J", "new line in the message"),
@@ -30,7 +32,6 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
         "copy the last answer's code block (again: the one before)",
     ),
     ("Ctrl-U / Ctrl-W", "clear the input / delete a word"),
-    ("/new /sessions /model M /copy [code]", "slash commands"),
     ("F1", "show or hide this help"),
     ("Ctrl-Q, Ctrl-C on an empty input", "quit"),
 ];
@@ -177,20 +178,31 @@ fn group_thousands(n: u64) -> String {
 }
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect) {
-    let width = KEYS.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
-    let lines: Vec<Line<'_>> = KEYS
+    let commands = slash::COMMANDS.iter().map(|c| (c.usage, c.what));
+    let width = KEYS
         .iter()
-        .map(|(keys, what)| {
-            Line::from(vec![
-                Span::styled(
-                    format!("{keys:<width$}  "),
-                    Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    let area = popup(area, 100, KEYS.len() as u16 + 4);
+        .copied()
+        .chain(commands.clone())
+        .map(|(k, _)| k.width())
+        .max()
+        .unwrap_or(0);
+    let row = |(keys, what): (&'static str, &'static str)| {
+        Line::from(vec![
+            Span::styled(
+                format!("{keys:<width$}  "),
+                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(what),
+        ])
+    };
+    let mut lines: Vec<Line<'_>> = KEYS.iter().copied().map(row).collect();
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        "Commands (type them in the message box)",
+        Style::new().add_modifier(Modifier::BOLD),
+    )));
+    lines.extend(commands.map(row));
+    let area = popup(area, 100, lines.len() as u16 + 2);
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)
@@ -500,6 +512,11 @@ mod tests {
         let shown = screen(&mut app, 100, 30);
         for (keys, _) in KEYS {
             assert!(contains(&shown, keys), "{keys}");
+        }
+        // The commands, from the table `jamey chat`'s /help lists, all fit on the screen.
+        for command in slash::COMMANDS {
+            assert!(contains(&shown, command.usage), "{}", command.usage);
+            assert!(contains(&shown, command.what), "{}", command.what);
         }
         app.handle(key(KeyCode::Esc));
         let shown = screen(&mut app, 100, 30);

@@ -4,7 +4,7 @@
 //! new checkpoint, saved before they leave the window (they stay stored and searchable).
 
 use super::{ChatError, Orchestrator};
-use crate::chat_config::ChatConfig;
+use crate::config::ChatConfig;
 use chrono::Utc;
 use jamey_core::conversation::Checkpoint;
 use jamey_protocol::{ChatMessage, Role, ScoredMemory, SearchMode, SearchRequest, SessionMessage};

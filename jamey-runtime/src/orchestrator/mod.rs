@@ -14,8 +14,7 @@ pub use error::ChatError;
 pub use metrics::LlmMetrics;
 pub use turn::{ExternalHistory, TurnOutcome, TurnRequest};
 
-use crate::chat_config::LlmConfig;
-use crate::state::Settings;
+use crate::config::{LlmConfig, Settings};
 use jamey_core::conversation::{ConversationStore, UsageRecord};
 use jamey_core::secrets::Secret;
 use jamey_core::Memories;

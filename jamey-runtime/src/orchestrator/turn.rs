@@ -411,7 +411,7 @@ impl Orchestrator {
     async fn check_budget(
         &self,
         session_id: &str,
-        chat: &crate::chat_config::ChatConfig,
+        chat: &crate::config::ChatConfig,
     ) -> Result<(), ChatError> {
         if chat.daily_budget_usd > 0.0 {
             let midnight = Utc::now()

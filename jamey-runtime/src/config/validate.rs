@@ -1,40 +1,13 @@
-//! The runtime's configuration: built-in defaults < `config.toml` < `JAMEY_*` environment <
-//! runtime overrides, parsed raw and then validated into one typed `Config`. Invalid settings stop
-//! the start with a message naming the key, the value and what is allowed.
+//! The validated configuration, `Config`, and the checks that turn a `RawConfig` into it.
 
-use jamey_core::cache::{EvictionStrategy, InvalidationPolicy};
-use serde::Deserialize;
+use super::cache::CacheConfig;
+use super::llm::{ChatConfig, LlmConfig};
+use super::raw::RawConfig;
+use super::tools::ToolsConfig;
+use super::{range, ConfigError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-/// Why the configuration cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
-    /// The file is not valid TOML or holds unknown keys.
-    #[error("{path}: {reason}")]
-    Parse { path: PathBuf, reason: String },
-    /// A setting has a value that is not allowed.
-    #[error("invalid setting {key} = {value:?}: {allowed}")]
-    Invalid {
-        key: String,
-        value: String,
-        allowed: String,
-    },
-}
-
-impl ConfigError {
-    fn invalid(key: &str, value: impl ToString, allowed: impl Into<String>) -> Self {
-        Self::Invalid {
-            key: key.into(),
-            value: value.to_string(),
-            allowed: allowed.into(),
-        }
-    }
-}
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -55,9 +28,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub search: SearchConfig,
     pub cache: CacheConfig,
-    pub llm: crate::chat_config::LlmConfig,
-    pub chat: crate::chat_config::ChatConfig,
-    pub tools: crate::chat_config::ToolsConfig,
+    pub llm: LlmConfig,
+    pub chat: ChatConfig,
+    pub tools: ToolsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -101,67 +74,6 @@ pub struct SearchConfig {
     pub keyword_weight: f32,
 }
 
-/// The hybrid cache: in process always, Redis when `redis_url` is set.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CacheConfig {
-    /// `None`: in-process only. Never serialized in clear: see `masked`.
-    pub redis_url: Option<String>,
-    pub strategy: EvictionStrategy,
-    pub policy: InvalidationPolicy,
-    pub max_entries: u64,
-    pub max_bytes: u64,
-    pub ttl_secs: u64,
-    pub idle_secs: u64,
-    pub redis_ttl_secs: u64,
-    pub delay_ms: u64,
-    pub hot_reads: u32,
-    pub burst_writes_per_sec: u32,
-    pub redis_timeout_ms: u64,
-    pub redis_key_prefix: String,
-}
-
-impl CacheConfig {
-    /// The lifetimes (in process, idle, in Redis): the keys that reload live.
-    pub fn times(
-        &self,
-    ) -> (
-        std::time::Duration,
-        std::time::Duration,
-        std::time::Duration,
-    ) {
-        use std::time::Duration;
-        (
-            Duration::from_secs(self.ttl_secs),
-            Duration::from_secs(self.idle_secs),
-            Duration::from_secs(self.redis_ttl_secs),
-        )
-    }
-
-    /// The cache's own configuration.
-    pub fn to_core(&self) -> jamey_core::cache::CacheConfig {
-        use std::time::Duration;
-        let (ttl, idle, redis_ttl) = self.times();
-        let redis = self.redis_url.as_ref().map(|url| {
-            let mut redis = jamey_core::cache::RedisCacheConfig::new(url.clone());
-            redis.key_prefix = self.redis_key_prefix.clone();
-            redis.command_timeout = Duration::from_millis(self.redis_timeout_ms);
-            redis.connect_timeout = Duration::from_millis(self.redis_timeout_ms.max(250) * 2);
-            redis
-        });
-        jamey_core::cache::CacheConfig {
-            strategy: self.strategy,
-            policy: self.policy,
-            max_entries: self.max_entries,
-            max_bytes: self.max_bytes,
-            times: jamey_core::cache::CacheTimes::new(ttl, idle, redis_ttl),
-            delay: Duration::from_millis(self.delay_ms),
-            hot_reads: self.hot_reads,
-            burst_writes_per_sec: self.burst_writes_per_sec,
-            redis,
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -192,24 +104,7 @@ impl Default for Config {
             search: SearchConfig {
                 keyword_weight: jamey_core::memory::fusion::DEFAULT_KEYWORD_WEIGHT,
             },
-            cache: {
-                let core = jamey_core::cache::CacheConfig::default();
-                CacheConfig {
-                    redis_url: None,
-                    strategy: core.strategy,
-                    policy: core.policy,
-                    max_entries: core.max_entries,
-                    max_bytes: core.max_bytes,
-                    ttl_secs: core.times.ttl().as_secs(),
-                    idle_secs: core.times.idle().as_secs(),
-                    redis_ttl_secs: core.times.redis_ttl().as_secs(),
-                    delay_ms: u64::try_from(core.delay.as_millis()).unwrap_or(5),
-                    hot_reads: core.hot_reads,
-                    burst_writes_per_sec: core.burst_writes_per_sec,
-                    redis_timeout_ms: 100,
-                    redis_key_prefix: "jamey".into(),
-                }
-            },
+            cache: CacheConfig::default(),
             llm: Default::default(),
             chat: Default::default(),
             tools: Default::default(),
@@ -217,175 +112,7 @@ impl Default for Config {
     }
 }
 
-/// `config.toml` as written, every key optional; unknown keys are errors.
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    pub listen: Option<String>,
-    #[serde(default)]
-    pub log: RawLog,
-    #[serde(default)]
-    pub database: RawDatabase,
-    #[serde(default)]
-    pub embedding: RawEmbedding,
-    #[serde(default)]
-    pub tls: RawTls,
-    #[serde(default)]
-    pub limits: RawLimits,
-    #[serde(default)]
-    pub search: RawSearch,
-    #[serde(default)]
-    pub cache: RawCache,
-    #[serde(default)]
-    pub llm: crate::chat_config::RawLlm,
-    #[serde(default)]
-    pub chat: crate::chat_config::RawChat,
-    #[serde(default)]
-    pub tools: crate::chat_config::RawTools,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawLog {
-    pub level: Option<String>,
-    pub format: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawDatabase {
-    pub url: Option<String>,
-    pub pool_size: Option<i64>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawEmbedding {
-    pub model_dir: Option<String>,
-    pub base_url: Option<String>,
-    pub model: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawTls {
-    pub plain_http: Option<bool>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawLimits {
-    pub max_body_bytes: Option<i64>,
-    pub max_batch_body_bytes: Option<i64>,
-    pub max_content_bytes: Option<i64>,
-    pub request_timeout_secs: Option<i64>,
-    pub max_concurrent_requests: Option<i64>,
-    pub token_requests_per_second: Option<i64>,
-    pub owner_requests_per_second: Option<i64>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawSearch {
-    pub keyword_weight: Option<f64>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawCache {
-    pub redis_url: Option<String>,
-    pub strategy: Option<String>,
-    pub policy: Option<String>,
-    pub max_entries: Option<i64>,
-    pub max_bytes: Option<i64>,
-    pub ttl_secs: Option<i64>,
-    pub idle_secs: Option<i64>,
-    pub redis_ttl_secs: Option<i64>,
-    pub delay_ms: Option<i64>,
-    pub hot_reads: Option<i64>,
-    pub burst_writes_per_sec: Option<i64>,
-    pub redis_timeout_ms: Option<i64>,
-    pub redis_key_prefix: Option<String>,
-}
-
-/// Runtime overrides accepted by `PATCH /v1/config`: only keys that are safe to change live.
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigOverrides {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_level: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_requests_per_second: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner_requests_per_second: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keyword_weight: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_ttl_secs: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_idle_secs: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_redis_ttl_secs: Option<i64>,
-}
-
 impl RawConfig {
-    /// Reads `path`; a missing file is an empty configuration.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => {
-                return Err(ConfigError::Read {
-                    path: path.into(),
-                    reason: e.to_string(),
-                })
-            }
-        };
-        Self::from_toml(&text).map_err(|reason| ConfigError::Parse {
-            path: path.into(),
-            reason,
-        })
-    }
-
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
-    }
-
-    /// Applies `JAMEY_*` variables (given as a map so tests and callers control the source).
-    pub fn apply_env(&mut self, env: &HashMap<String, String>) {
-        let get = |key: &str| env.get(key).cloned();
-        if let Some(v) = get("JAMEY_LISTEN") {
-            self.listen = Some(v);
-        }
-        if let Some(v) = get("JAMEY_LOG") {
-            self.log.level = Some(v);
-        }
-        if let Some(v) = get("JAMEY_LOG_FORMAT") {
-            self.log.format = Some(v);
-        }
-        if let Some(v) = get("JAMEY_DATABASE_URL") {
-            self.database.url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_EMBEDDING_MODEL_DIR") {
-            self.embedding.model_dir = Some(v);
-        }
-        if let Some(v) = get("JAMEY_EMBEDDING_BASE_URL") {
-            self.embedding.base_url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_EMBEDDING_MODEL") {
-            self.embedding.model = Some(v);
-        }
-        if let Some(v) = get("JAMEY_REDIS_URL") {
-            self.cache.redis_url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_LLM_BASE_URL") {
-            self.llm.base_url = Some(v);
-        }
-        if let Some(v) = get("JAMEY_LLM_MODEL") {
-            self.llm.model = Some(v);
-        }
-    }
-
     /// Validates every key into a `Config`; `terminal` picks the default log format.
     pub fn validate(&self, terminal: bool) -> Result<Config, ConfigError> {
         let defaults = Config::default();
@@ -569,144 +296,6 @@ impl RawConfig {
             tools: self.tools.validate()?,
         })
     }
-
-    /// Applies runtime overrides onto this raw configuration (they win over file and env).
-    pub fn apply_overrides(&mut self, overrides: &ConfigOverrides) {
-        if let Some(level) = &overrides.log_level {
-            self.log.level = Some(level.clone());
-        }
-        if let Some(v) = overrides.token_requests_per_second {
-            self.limits.token_requests_per_second = Some(v);
-        }
-        if let Some(v) = overrides.owner_requests_per_second {
-            self.limits.owner_requests_per_second = Some(v);
-        }
-        if let Some(w) = overrides.keyword_weight {
-            self.search.keyword_weight = Some(w);
-        }
-        if let Some(v) = overrides.cache_ttl_secs {
-            self.cache.ttl_secs = Some(v);
-        }
-        if let Some(v) = overrides.cache_idle_secs {
-            self.cache.idle_secs = Some(v);
-        }
-        if let Some(v) = overrides.cache_redis_ttl_secs {
-            self.cache.redis_ttl_secs = Some(v);
-        }
-    }
-}
-
-impl RawCache {
-    fn validate(&self, d: &CacheConfig) -> Result<CacheConfig, ConfigError> {
-        const MONTH: i64 = 30 * 24 * 3600;
-        let redis_url = self.redis_url.clone().filter(|u| !u.trim().is_empty());
-        if let Some(url) = &redis_url {
-            if !url.starts_with("redis://") {
-                return Err(ConfigError::invalid(
-                    "cache.redis_url",
-                    jamey_core::memory::redact_url(url),
-                    "a redis:// URL, or empty for the in-process cache only",
-                ));
-            }
-        }
-        let strategy = match self.strategy.as_deref() {
-            None => d.strategy,
-            Some(text) => EvictionStrategy::parse(text).ok_or_else(|| {
-                ConfigError::invalid("cache.strategy", text, EvictionStrategy::NAMES)
-            })?,
-        };
-        let policy = match self.policy.as_deref() {
-            None => d.policy,
-            Some(text) => InvalidationPolicy::parse(text).ok_or_else(|| {
-                ConfigError::invalid("cache.policy", text, InvalidationPolicy::NAMES)
-            })?,
-        };
-        let redis_key_prefix = match &self.redis_key_prefix {
-            None => d.redis_key_prefix.clone(),
-            Some(p) if !p.is_empty() && !p.contains(char::is_whitespace) && !p.contains('*') => {
-                p.clone()
-            }
-            Some(p) => {
-                return Err(ConfigError::invalid(
-                    "cache.redis_key_prefix",
-                    p,
-                    "a non-empty prefix without spaces or '*'",
-                ))
-            }
-        };
-        let u = |key, value, min, max, default: u64| {
-            range(key, value, min, max, default as i64).map(|v| v as u64)
-        };
-        Ok(CacheConfig {
-            redis_url,
-            strategy,
-            policy,
-            max_entries: u(
-                "cache.max_entries",
-                self.max_entries,
-                1,
-                100_000_000,
-                d.max_entries,
-            )?,
-            max_bytes: u(
-                "cache.max_bytes",
-                self.max_bytes,
-                1 << 20,
-                1 << 40,
-                d.max_bytes,
-            )?,
-            ttl_secs: u("cache.ttl_secs", self.ttl_secs, 1, MONTH, d.ttl_secs)?,
-            idle_secs: u("cache.idle_secs", self.idle_secs, 0, MONTH, d.idle_secs)?,
-            redis_ttl_secs: u(
-                "cache.redis_ttl_secs",
-                self.redis_ttl_secs,
-                1,
-                MONTH,
-                d.redis_ttl_secs,
-            )?,
-            delay_ms: u("cache.delay_ms", self.delay_ms, 1, 10_000, d.delay_ms)?,
-            hot_reads: u(
-                "cache.hot_reads",
-                self.hot_reads,
-                1,
-                1_000_000,
-                u64::from(d.hot_reads),
-            )? as u32,
-            burst_writes_per_sec: u(
-                "cache.burst_writes_per_sec",
-                self.burst_writes_per_sec,
-                1,
-                10_000_000,
-                u64::from(d.burst_writes_per_sec),
-            )? as u32,
-            redis_timeout_ms: u(
-                "cache.redis_timeout_ms",
-                self.redis_timeout_ms,
-                1,
-                60_000,
-                d.redis_timeout_ms,
-            )?,
-            redis_key_prefix,
-        })
-    }
-}
-
-pub(crate) fn range(
-    key: &str,
-    value: Option<i64>,
-    min: i64,
-    max: i64,
-    default: i64,
-) -> Result<i64, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(v) if (min..=max).contains(&v) => Ok(v),
-        Some(v) => Err(ConfigError::invalid(
-            key,
-            v,
-            format!("an integer from {min} to {max}"),
-        )),
-    }
 }
 
 fn check_log_filter(level: &str) -> Result<(), ConfigError> {
@@ -793,6 +382,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfigOverrides;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
@@ -903,41 +493,6 @@ mod tests {
         assert!(
             !text.contains("hunter2") && !text.contains("swordfish") && text.contains("[redacted]"),
             "{text}"
-        );
-    }
-
-    #[test]
-    fn jamey_redis_url_selects_two_tiers_and_cache_ttls_reload_live() {
-        let mut raw =
-            RawConfig::from_toml("[cache]\nstrategy = \"lru\"\npolicy = \"adaptive\"").unwrap();
-        let config = raw.validate(true).unwrap();
-        assert!(
-            config.cache.to_core().redis.is_none(),
-            "unset: in process only"
-        );
-        raw.apply_env(&env(&[("JAMEY_REDIS_URL", "redis://127.0.0.1:6379")]));
-        let two_tier = raw.validate(true).unwrap();
-        let core = two_tier.cache.to_core();
-        assert_eq!(core.redis.unwrap().url, "redis://127.0.0.1:6379");
-        assert_eq!(core.strategy, EvictionStrategy::Lru);
-        assert_eq!(core.policy, InvalidationPolicy::Adaptive);
-        assert!(config
-            .restart_needed(&two_tier)
-            .iter()
-            .any(|k| k.starts_with("cache")));
-        raw.apply_overrides(&ConfigOverrides {
-            cache_ttl_secs: Some(5),
-            cache_redis_ttl_secs: Some(7),
-            ..Default::default()
-        });
-        let reloaded = raw.validate(true).unwrap();
-        assert_eq!(
-            (reloaded.cache.ttl_secs, reloaded.cache.redis_ttl_secs),
-            (5, 7)
-        );
-        assert!(
-            two_tier.restart_needed(&reloaded).is_empty(),
-            "TTLs are live keys"
         );
     }
 }

@@ -1,9 +1,7 @@
-//! The `[llm]`, `[chat]` and `[tools]` settings: which model answers and how, what a turn may
-//! spend, and which tools the twin may use. Raw (as written) and validated forms, like
-//! `config.rs`, whose `Config` holds these.
+//! The `[llm]` and `[chat]` sections: which model answers and how, and what a turn may spend.
+//! Raw (as written) and validated forms.
 
-use crate::config::{range as int, ConfigError};
-use jamey_tools::Permission;
+use super::{range as int, ConfigError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -56,23 +54,6 @@ pub struct ChatConfig {
     pub session_budget_usd: f64,
 }
 
-/// Tool permissions and limits.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ToolsConfig {
-    pub timeout_secs: u64,
-    pub max_output_bytes: usize,
-    pub permissions: BTreeMap<String, String>,
-}
-
-impl ToolsConfig {
-    pub fn permission(&self, tool: &str) -> Permission {
-        self.permissions
-            .get(tool)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(Permission::Allow)
-    }
-}
-
 impl Default for LlmConfig {
     fn default() -> Self {
         Self {
@@ -102,16 +83,6 @@ impl Default for ChatConfig {
     }
 }
 
-impl Default for ToolsConfig {
-    fn default() -> Self {
-        Self {
-            timeout_secs: 30,
-            max_output_bytes: 16 * 1024,
-            permissions: BTreeMap::new(),
-        }
-    }
-}
-
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawLlm {
@@ -135,14 +106,6 @@ pub struct RawChat {
     pub remember_turns: Option<bool>,
     pub daily_budget_usd: Option<f64>,
     pub session_budget_usd: Option<f64>,
-}
-
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RawTools {
-    pub timeout_secs: Option<i64>,
-    pub max_output_bytes: Option<i64>,
-    pub permissions: Option<BTreeMap<String, String>>,
 }
 
 fn usd(key: &str, value: Option<f64>) -> Result<f64, ConfigError> {
@@ -258,32 +221,6 @@ impl RawChat {
             remember_turns: self.remember_turns.unwrap_or(d.remember_turns),
             daily_budget_usd: usd("chat.daily_budget_usd", self.daily_budget_usd)?,
             session_budget_usd: usd("chat.session_budget_usd", self.session_budget_usd)?,
-        })
-    }
-}
-
-impl RawTools {
-    pub fn validate(&self) -> Result<ToolsConfig, ConfigError> {
-        let permissions = self.permissions.clone().unwrap_or_default();
-        for (tool, permission) in &permissions {
-            if permission.parse::<Permission>().is_err() {
-                return Err(ConfigError::Invalid {
-                    key: format!("tools.permissions.{tool}"),
-                    value: permission.clone(),
-                    allowed: "\"allow\", \"ask\" or \"deny\"".into(),
-                });
-            }
-        }
-        Ok(ToolsConfig {
-            timeout_secs: int("tools.timeout_secs", self.timeout_secs, 1, 3600, 30)? as u64,
-            max_output_bytes: int(
-                "tools.max_output_bytes",
-                self.max_output_bytes,
-                256,
-                16 << 20,
-                16 * 1024,
-            )? as usize,
-            permissions,
         })
     }
 }
