@@ -28,7 +28,7 @@ impl Readiness {
 }
 
 /// One dependency: its state ("up", "down", "not_configured", ...) and whatever else the
-/// runtime reports about it (backend, model, error).
+/// runtime reports about it (backend, model; never an error text, which stays in its log).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DependencyState {
     pub status: String,

@@ -13,6 +13,7 @@ pub mod cache;
 #[cfg(feature = "store")]
 pub mod conversation;
 pub mod credentials;
+pub mod db;
 pub mod embedding;
 pub mod home;
 #[cfg(feature = "store")]

@@ -88,6 +88,9 @@ pub struct ErrorDetail {
     /// The request field at fault, for `invalid_field`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The id of the request (its `x-request-id`), under which the server log has the details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ErrorBody {
@@ -97,6 +100,7 @@ impl ErrorBody {
                 code,
                 message: message.into(),
                 field: None,
+                request_id: None,
             },
         }
     }

@@ -1,13 +1,45 @@
 //! `ApiError`: the one place errors become HTTP statuses and the stable JSON error body. Each
 //! error is logged once here, inside the request span: 5xx at error, 4xx at warn. Clients never
-//! see internals of a 5xx.
+//! see internals of a 5xx: a store failure answers a fixed message naming the store, and every
+//! error body carries the request id under which the log has the details.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use jamey_core::conversation::ConversationError;
+use jamey_core::db::DbError;
 use jamey_core::{EmbedError, StoreError};
 use jamey_protocol::{ErrorBody, ErrorCode};
 use std::time::Duration;
+
+/// How long a client is told to wait before retrying a request a store could not serve.
+const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+tokio::task_local! {
+    /// The id of the request being answered, for the error body.
+    static REQUEST_ID: String;
+}
+
+/// Middleware: makes the request's `x-request-id` (set by the layer outside) available to the
+/// error bodies answered while handling it.
+pub(crate) async fn scope_request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    REQUEST_ID.scope(id, next.run(request)).await
+}
+
+fn current_request_id() -> Option<String> {
+    REQUEST_ID
+        .try_with(|id| id.clone())
+        .ok()
+        .filter(|id| !id.is_empty())
+}
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -29,8 +61,19 @@ pub enum ApiError {
     RateLimited {
         retry_after: Duration,
     },
-    /// A dependency is down; the client may retry.
+    /// The request could not be served in time, or the client left; the client may retry.
     Unavailable(String),
+    /// A store (or the embedder in front of one) is down, restarting or lost a race; the client
+    /// may retry. `detail` is logged, never sent: the client is told only which dependency.
+    DependencyUnavailable {
+        dependency: &'static str,
+        detail: String,
+    },
+    /// The data conflicts with what is stored (a unique constraint); names the field.
+    Conflict {
+        field: String,
+        message: String,
+    },
     /// The upstream model failed; `status` is 502, 504 or 422 (context too long).
     Upstream {
         status: StatusCode,
@@ -99,6 +142,18 @@ impl ApiError {
                 m.clone(),
                 None,
             ),
+            Self::DependencyUnavailable { dependency, .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                format!("the {dependency} is unavailable; retry later"),
+                None,
+            ),
+            Self::Conflict { field, message } => (
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidField,
+                message.clone(),
+                Some(field.clone()),
+            ),
             Self::Upstream {
                 status,
                 code,
@@ -126,7 +181,37 @@ impl ApiError {
         let (_, code, message, field) = self.parts();
         let mut body = ErrorBody::new(code, message);
         body.error.field = field;
+        body.error.request_id = current_request_id();
         body
+    }
+
+    /// How long the client should wait before retrying, for the `Retry-After` header.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } => Some(*retry_after),
+            Self::DependencyUnavailable { .. } | Self::Unavailable(_) => Some(STORE_RETRY_AFTER),
+            _ => None,
+        }
+    }
+
+    /// The answer to a database failure of `store`: retry later, fix the named field, or ours.
+    fn from_database(store: &'static str, error: &DbError) -> Self {
+        let field = error.field().unwrap_or("body").to_string();
+        match error.kind() {
+            _ if error.is_retryable() => Self::DependencyUnavailable {
+                dependency: store,
+                detail: error.to_string(),
+            },
+            jamey_core::db::DbErrorKind::UniqueViolation => Self::Conflict {
+                message: format!("{field}: the {store} already holds this value"),
+                field,
+            },
+            jamey_core::db::DbErrorKind::CheckViolation => Self::InvalidField {
+                message: format!("{field}: the {store} does not accept this value"),
+                field,
+            },
+            _ => Self::Internal(format!("{store}: {error}")),
+        }
     }
 }
 
@@ -135,7 +220,9 @@ impl IntoResponse for ApiError {
         let (status, code, message, field) = self.parts();
         if status.is_server_error() {
             let detail = match &self {
-                Self::Internal(detail) | Self::Unavailable(detail) => detail.as_str(),
+                Self::Internal(detail)
+                | Self::Unavailable(detail)
+                | Self::DependencyUnavailable { detail, .. } => detail.as_str(),
                 Self::Upstream { message, .. } => message.as_str(),
                 _ => message.as_str(),
             };
@@ -150,8 +237,9 @@ impl IntoResponse for ApiError {
         }
         let mut body = ErrorBody::new(code, message);
         body.error.field = field;
+        body.error.request_id = current_request_id();
         let mut response = (status, axum::Json(body)).into_response();
-        if let Self::RateLimited { retry_after } = self {
+        if let Some(retry_after) = self.retry_after() {
             let seconds = retry_after.as_secs().max(1).to_string();
             if let Ok(value) = HeaderValue::from_str(&seconds) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -193,7 +281,11 @@ impl From<StoreError> for ApiError {
                 field: "content".into(),
                 message: format!("content: {reason}"),
             },
-            e if e.is_retryable() => Self::Unavailable(e.to_string()),
+            StoreError::Postgres(e) => Self::from_database("memory store", &e),
+            StoreError::Embedding(e) if e.is_retryable() => Self::DependencyUnavailable {
+                dependency: "embedder",
+                detail: e.to_string(),
+            },
             e => Self::Internal(e.to_string()),
         }
     }
@@ -249,22 +341,18 @@ impl From<crate::orchestrator::ChatError> for ApiError {
                 }
             }
             ChatError::Conversation(e) => match e {
-                jamey_core::conversation::ConversationError::SessionNotFound(id) => {
+                ConversationError::SessionNotFound(id) => {
                     Self::NotFound(format!("session {id} not found"))
                 }
-                jamey_core::conversation::ConversationError::InvalidCursor(reason) => {
-                    Self::InvalidField {
-                        field: "cursor".into(),
-                        message: format!("cursor: {reason}"),
-                    }
-                }
-                jamey_core::conversation::ConversationError::Invalid { field, reason } => {
-                    Self::InvalidField {
-                        field: field.into(),
-                        message: format!("{field}: {reason}"),
-                    }
-                }
-                jamey_core::conversation::ConversationError::Postgres(m) => Self::Unavailable(m),
+                ConversationError::InvalidCursor(reason) => Self::InvalidField {
+                    field: "cursor".into(),
+                    message: format!("cursor: {reason}"),
+                },
+                ConversationError::Invalid { field, reason } => Self::InvalidField {
+                    field: field.into(),
+                    message: format!("{field}: {reason}"),
+                },
+                ConversationError::Postgres(e) => Self::from_database("conversation store", &e),
                 other => Self::Internal(other.to_string()),
             },
             ChatError::Memory(e) => e.into(),
@@ -273,8 +361,8 @@ impl From<crate::orchestrator::ChatError> for ApiError {
     }
 }
 
-impl From<jamey_core::conversation::ConversationError> for ApiError {
-    fn from(error: jamey_core::conversation::ConversationError) -> Self {
+impl From<ConversationError> for ApiError {
+    fn from(error: ConversationError) -> Self {
         crate::orchestrator::ChatError::Conversation(error).into()
     }
 }
@@ -377,11 +465,51 @@ mod tests {
         );
         assert_eq!(field.as_deref(), Some("items[2].importance"));
         assert!(message.contains("item 2"));
-        let down = ApiError::from(StoreError::Postgres("connection refused".into()));
+        let down = ApiError::from(StoreError::Postgres(jamey_core::db::DbError::new(
+            jamey_core::db::DbErrorKind::ConnectionLost,
+            "connection refused",
+        )));
         assert_eq!(down.parts().0, StatusCode::SERVICE_UNAVAILABLE);
         let internal = ApiError::from(StoreError::Sqlite("disk I/O error at /secret/path".into()));
         let (status, _, message, _) = internal.parts();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!message.contains("/secret/path"));
+    }
+
+    #[test]
+    fn database_failures_map_by_class_and_keep_their_text_in_the_log() {
+        use jamey_core::db::{DbError, DbErrorKind};
+        let conflict = ApiError::from(ConversationError::Postgres(DbError::new(
+            DbErrorKind::UniqueViolation,
+            "23505: duplicate key",
+        )));
+        assert_eq!(conflict.parts().0, StatusCode::CONFLICT);
+        for kind in [
+            DbErrorKind::Shutdown,
+            DbErrorKind::SerializationFailure,
+            DbErrorKind::Deadlock,
+        ] {
+            let error = ApiError::from(ConversationError::Postgres(DbError::new(
+                kind,
+                "40001: could not serialize access",
+            )));
+            let (status, code, message, _) = error.parts();
+            assert_eq!(
+                (status, code),
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+            );
+            assert_eq!(
+                message,
+                "the conversation store is unavailable; retry later"
+            );
+            assert_eq!(error.retry_after(), Some(STORE_RETRY_AFTER));
+        }
+        let internal = ApiError::from(StoreError::Postgres(DbError::new(
+            DbErrorKind::Internal,
+            "42P01: relation \"memories\" does not exist",
+        )));
+        let (status, _, message, _) = internal.parts();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!message.contains("42P01"), "{message}");
     }
 }

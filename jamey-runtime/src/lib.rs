@@ -23,6 +23,7 @@ use anyhow::Context;
 use config::{Config, RawConfig, Settings};
 use jamey_core::cache::HybridCache;
 use jamey_core::conversation::{ConversationStore, PgConversationStore, SqliteConversationStore};
+use jamey_core::db::PgDatabase;
 use jamey_core::embedding::{
     BundledEmbedder, Embedder, LocalBertEmbedder, RemoteEmbedder, RemoteEmbedderConfig,
 };
@@ -100,10 +101,14 @@ pub async fn open_store(
             let mut pg = PgStoreConfig::new(url.clone());
             pg.pool_size = config.database.pool_size;
             pg.keyword_weight = config.search.keyword_weight;
-            let store = PgMemoryStore::connect(&pg, embedder.identity())
+            // One database, both stores on it.
+            let db = PgDatabase::connect(&pg.database())
                 .await
                 .with_context(|| format!("database {}", jamey_core::memory::redact_url(url)))?;
-            let conversations = PgConversationStore::new(store.pool());
+            let store = PgMemoryStore::open(db.clone(), &pg, embedder.identity())
+                .await
+                .with_context(|| format!("database {}", jamey_core::memory::redact_url(url)))?;
+            let conversations = PgConversationStore::new(db);
             Stores {
                 memories: Arc::new(store),
                 conversations: Arc::new(conversations),

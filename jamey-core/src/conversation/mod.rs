@@ -5,6 +5,7 @@
 mod cursor;
 mod error;
 mod postgres;
+mod rows;
 mod sqlite;
 
 pub use error::ConversationError;

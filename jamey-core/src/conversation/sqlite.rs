@@ -1,65 +1,23 @@
 //! Conversations in an SQLite file beside the embedded memory store (WAL, synchronous=FULL, so
-//! an acknowledged message survives a killed process). Calls run on tokio's blocking threads.
+//! an acknowledged message survives a killed process; the file and its schema come from
+//! `crate::db::sqlite`). Calls run on tokio's blocking threads.
 
-use super::cursor;
-use super::{
-    check_page_limit, check_session_id, parse_role, parse_status, role_name, Checkpoint,
-    ConversationError, ConversationStore, NewMessage, UsageRecord, UsageTotals,
+use super::rows::{
+    self, Column, StoredMessage, StoredRow, CHECKPOINT_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
 };
+use super::{
+    check_session_id, Checkpoint, ConversationError, ConversationStore, NewMessage, UsageRecord,
+    UsageTotals,
+};
+use crate::db::sqlite::{self, SqliteFile};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jamey_protocol::{MessagePage, SessionMessage, SessionPage, SessionSummary};
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::types::FromSql;
+use rusqlite::{params, Connection, Params, Row};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// The database file inside the embedded store's directory.
-pub(super) const CONVERSATIONS_FILE: &str = "conversations.sqlite3";
-
-/// Migration `i` moves `PRAGMA user_version` from `i` to `i + 1`; append, never edit.
-const MIGRATIONS: &[&str] = &[r#"
-CREATE TABLE chat_sessions (
-    id TEXT PRIMARY KEY,
-    title TEXT,
-    message_count INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE INDEX chat_sessions_active ON chat_sessions (updated_at DESC, id DESC);
-CREATE TABLE chat_messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
-    role TEXT NOT NULL,
-    content TEXT NOT NULL,
-    tool_calls TEXT NOT NULL DEFAULT '[]',
-    tool_result TEXT,
-    status TEXT NOT NULL,
-    model TEXT,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX chat_messages_session ON chat_messages (session_id, id);
-CREATE TABLE chat_checkpoints (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
-    up_to_message INTEGER NOT NULL,
-    summary TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX chat_checkpoints_session ON chat_checkpoints (session_id, up_to_message DESC);
-CREATE TABLE llm_usage (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT,
-    model TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cost_usd REAL NOT NULL,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX llm_usage_session ON llm_usage (session_id, created_at);
-CREATE INDEX llm_usage_created ON llm_usage (created_at);
-"#];
 
 /// Sessions, messages, checkpoints and the ledger in one SQLite file.
 #[derive(Clone)]
@@ -76,39 +34,15 @@ impl std::fmt::Debug for SqliteConversationStore {
     }
 }
 
-const SESSION_COLUMNS: &str = "id, title, message_count, created_at, updated_at";
-const MESSAGE_COLUMNS: &str =
-    "id, session_id, role, content, tool_calls, tool_result, status, model, created_at";
-
 impl SqliteConversationStore {
     /// Opens (creating) `dir/conversations.sqlite3` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<Self, ConversationError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| ConversationError::Sqlite(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(CONVERSATIONS_FILE);
-        let mut connection = Connection::open(&path)?;
-        connection.busy_timeout(Duration::from_secs(5))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
-        let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let start = usize::try_from(version).unwrap_or(usize::MAX);
-        if start > MIGRATIONS.len() {
-            return Err(ConversationError::Sqlite(format!(
-                "{} has schema version {version}, newer than this program knows ({})",
-                path.display(),
-                MIGRATIONS.len()
-            )));
-        }
-        for (i, migration) in MIGRATIONS.iter().enumerate().skip(start) {
-            let tx = connection.transaction()?;
-            tx.execute_batch(migration)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
+        let connection = sqlite::open_writer(dir, SqliteFile::Conversations)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
-            path,
+            path: SqliteFile::Conversations.path(dir),
         })
     }
 
@@ -124,80 +58,81 @@ impl SqliteConversationStore {
     }
 }
 
+/// Times are stored as microseconds since the epoch.
 fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
-fn time(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+impl<T: FromSql> Column<T> for Row<'_> {
+    fn column(&self, name: &'static str) -> Result<T, ConversationError> {
+        self.get(name).map_err(|e| rows::unreadable(name, e))
+    }
 }
 
-fn session_from(row: &Row<'_>) -> rusqlite::Result<SessionSummary> {
-    Ok(SessionSummary {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        message_count: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-        created_at: time(row.get(3)?),
-        updated_at: time(row.get(4)?),
-    })
+/// JSON is stored as text.
+fn parse_json(name: &'static str, text: &str) -> Result<serde_json::Value, ConversationError> {
+    serde_json::from_str(text).map_err(|e| rows::unreadable(name, e))
 }
 
-type RawMessage = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    i64,
-);
+impl StoredRow for Row<'_> {
+    fn time(&self, name: &'static str) -> Result<DateTime<Utc>, ConversationError> {
+        let stored: i64 = self.column(name)?;
+        DateTime::from_timestamp_micros(stored)
+            .ok_or_else(|| rows::unreadable(name, format!("time {stored} is out of range")))
+    }
 
-fn raw_message(row: &Row<'_>) -> rusqlite::Result<RawMessage> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
+    fn json(&self, name: &'static str) -> Result<serde_json::Value, ConversationError> {
+        let text: String = self.column(name)?;
+        parse_json(name, &text)
+    }
+
+    fn optional_json(
+        &self,
+        name: &'static str,
+    ) -> Result<Option<serde_json::Value>, ConversationError> {
+        let text: Option<String> = self.column(name)?;
+        text.map(|text| parse_json(name, &text)).transpose()
+    }
 }
 
-fn message_from(raw: RawMessage) -> Result<SessionMessage, ConversationError> {
-    let (id, session_id, role, content, tool_calls, tool_result, status, model, created_at) = raw;
-    Ok(SessionMessage {
-        id,
-        session_id,
-        role: parse_role(&role)?,
-        content,
-        tool_calls: serde_json::from_str(&tool_calls)
-            .map_err(|e| ConversationError::Corrupt(format!("tool_calls: {e}")))?,
-        tool_result: tool_result
-            .map(|t| serde_json::from_str(&t))
-            .transpose()
-            .map_err(|e| ConversationError::Corrupt(format!("tool_result: {e}")))?,
-        status: parse_status(&status)?,
-        model,
-        created_at: time(created_at),
-    })
+/// Every row `sql` returns for `params`, decoded.
+fn all<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+    decode: impl Fn(&Row<'_>) -> Result<T, ConversationError>,
+) -> Result<Vec<T>, ConversationError> {
+    let mut statement = connection.prepare(sql)?;
+    let mut found = statement.query(params)?;
+    let mut items = Vec::new();
+    while let Some(row) = found.next()? {
+        items.push(decode(row)?);
+    }
+    Ok(items)
+}
+
+/// The first row `sql` returns for `params`, decoded, if there is one.
+fn first<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+    decode: impl Fn(&Row<'_>) -> Result<T, ConversationError>,
+) -> Result<Option<T>, ConversationError> {
+    let mut statement = connection.prepare(sql)?;
+    let mut found = statement.query(params)?;
+    found.next()?.map(decode).transpose()
 }
 
 fn read_session(
     connection: &Connection,
     id: &str,
 ) -> Result<Option<SessionSummary>, ConversationError> {
-    Ok(connection
-        .query_row(
-            &format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = ?1"),
-            params![id],
-            session_from,
-        )
-        .optional()?)
+    first(
+        connection,
+        &format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = ?1"),
+        params![id],
+        |row| rows::session_from(row),
+    )
 }
 
 #[async_trait]
@@ -232,35 +167,26 @@ impl ConversationStore for SqliteConversationStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<SessionPage, ConversationError> {
-        check_page_limit(limit)?;
-        let after = cursor.map(cursor::decode_session).transpose()?;
+        let before = rows::session_page_start(limit, cursor)?;
         self.with(move |c| {
-            let fetch = i64::from(limit) + 1;
-            let mut items = match after {
-                Some((at, id)) => {
-                    let mut statement = c.prepare(&format!(
-                        "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE (updated_at, id) < (?1, ?2) \
-                         ORDER BY updated_at DESC, id DESC LIMIT ?3"
-                    ))?;
-                    let rows = statement.query_map(params![at, id, fetch], session_from)?;
-                    rows.collect::<Result<Vec<_>, _>>()?
-                }
-                None => {
-                    let mut statement = c.prepare(&format!(
-                        "SELECT {SESSION_COLUMNS} FROM chat_sessions ORDER BY updated_at DESC, id DESC LIMIT ?1"
-                    ))?;
-                    let rows = statement.query_map(params![fetch], session_from)?;
-                    rows.collect::<Result<Vec<_>, _>>()?
-                }
+            let order = "ORDER BY updated_at DESC, id DESC";
+            let found = match before {
+                Some((at, id)) => all(
+                    c,
+                    &format!(
+                        "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE (updated_at, id) < (?1, ?2) {order} LIMIT ?3"
+                    ),
+                    params![micros(at), id, rows::fetch_for(limit)],
+                    |row| rows::session_from(row),
+                )?,
+                None => all(
+                    c,
+                    &format!("SELECT {SESSION_COLUMNS} FROM chat_sessions {order} LIMIT ?1"),
+                    params![rows::fetch_for(limit)],
+                    |row| rows::session_from(row),
+                )?,
             };
-            let next_cursor = if items.len() > limit as usize {
-                items.truncate(limit as usize);
-                items
-                    .last()
-                    .map(|s| cursor::encode_session(s.updated_at.timestamp_micros(), &s.id))
-            } else {
-                None
-            };
+            let (items, next_cursor) = rows::cut_page(found, limit, rows::session_cursor);
             Ok(SessionPage { items, next_cursor })
         })
         .await
@@ -272,15 +198,8 @@ impl ConversationStore for SqliteConversationStore {
         message: NewMessage,
     ) -> Result<SessionMessage, ConversationError> {
         let session_id = session_id.to_string();
-        let tool_calls = serde_json::to_string(&message.tool_calls)
-            .map_err(|e| ConversationError::Corrupt(e.to_string()))?;
-        let tool_result = message
-            .tool_result
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| ConversationError::Corrupt(e.to_string()))?;
         self.with(move |c| {
+            let stored = StoredMessage::new(&message)?;
             let tx = c.transaction()?;
             let at = micros(Utc::now());
             let touched = tx.execute(
@@ -290,25 +209,27 @@ impl ConversationStore for SqliteConversationStore {
             if touched == 0 {
                 return Err(ConversationError::SessionNotFound(session_id));
             }
-            let raw = tx.query_row(
+            let inserted = first(
+                &tx,
                 &format!(
                     "INSERT INTO chat_messages (session_id, role, content, tool_calls, tool_result, status, model, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING {MESSAGE_COLUMNS}"
                 ),
                 params![
                     session_id,
-                    role_name(message.role),
+                    stored.role,
                     message.content,
-                    tool_calls,
-                    tool_result,
-                    message.status.as_str(),
+                    stored.tool_calls.to_string(),
+                    stored.tool_result.as_ref().map(ToString::to_string),
+                    stored.status,
                     message.model,
                     at
                 ],
-                raw_message,
-            )?;
+                |row| rows::message_from(row),
+            )?
+            .ok_or_else(|| ConversationError::Sqlite("the insert returned no row".into()))?;
             tx.commit()?;
-            message_from(raw)
+            Ok(inserted)
         })
         .await
     }
@@ -319,29 +240,21 @@ impl ConversationStore for SqliteConversationStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<MessagePage, ConversationError> {
-        check_page_limit(limit)?;
-        let after = cursor.map(cursor::decode_message).transpose()?.unwrap_or(0);
+        let after = rows::message_page_start(limit, cursor)?;
         let session_id = session_id.to_string();
         self.with(move |c| {
             if read_session(c, &session_id)?.is_none() {
                 return Err(ConversationError::SessionNotFound(session_id));
             }
-            let mut statement = c.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-            ))?;
-            let raws = statement
-                .query_map(params![session_id, after, i64::from(limit) + 1], raw_message)?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut items = raws
-                .into_iter()
-                .map(message_from)
-                .collect::<Result<Vec<_>, _>>()?;
-            let next_cursor = if items.len() > limit as usize {
-                items.truncate(limit as usize);
-                items.last().map(|m| cursor::encode_message(m.id))
-            } else {
-                None
-            };
+            let found = all(
+                c,
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                ),
+                params![session_id, after, rows::fetch_for(limit)],
+                |row| rows::message_from(row),
+            )?;
+            let (items, next_cursor) = rows::cut_page(found, limit, rows::message_cursor);
             Ok(MessagePage { items, next_cursor })
         })
         .await
@@ -355,19 +268,14 @@ impl ConversationStore for SqliteConversationStore {
     ) -> Result<Vec<SessionMessage>, ConversationError> {
         let session_id = session_id.to_string();
         self.with(move |c| {
-            let mut statement = c.prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3"
-            ))?;
-            let raws = statement
-                .query_map(
-                    params![session_id, after.unwrap_or(0), i64::from(limit)],
-                    raw_message,
-                )?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut items = raws
-                .into_iter()
-                .map(message_from)
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut items = all(
+                c,
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE session_id = ?1 AND id > ?2 ORDER BY id DESC LIMIT ?3"
+                ),
+                params![session_id, after.unwrap_or(0), i64::from(limit)],
+                |row| rows::message_from(row),
+            )?;
             items.reverse();
             Ok(items)
         })
@@ -378,7 +286,9 @@ impl ConversationStore for SqliteConversationStore {
         let checkpoint = checkpoint.clone();
         self.with(move |c| {
             c.execute(
-                "INSERT INTO chat_checkpoints (session_id, up_to_message, summary, created_at) VALUES (?1, ?2, ?3, ?4)",
+                &format!(
+                    "INSERT INTO chat_checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4)"
+                ),
                 params![
                     checkpoint.session_id,
                     checkpoint.up_to_message,
@@ -397,20 +307,15 @@ impl ConversationStore for SqliteConversationStore {
     ) -> Result<Option<Checkpoint>, ConversationError> {
         let session_id = session_id.to_string();
         self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT session_id, up_to_message, summary, created_at FROM chat_checkpoints \
-                 WHERE session_id = ?1 ORDER BY up_to_message DESC, id DESC LIMIT 1",
+            first(
+                c,
+                &format!(
+                    "SELECT {CHECKPOINT_COLUMNS} FROM chat_checkpoints \
+                     WHERE session_id = ?1 ORDER BY up_to_message DESC, id DESC LIMIT 1"
+                ),
                 params![session_id],
-                |row| {
-                    Ok(Checkpoint {
-                        session_id: row.get(0)?,
-                        up_to_message: row.get(1)?,
-                        summary: row.get(2)?,
-                        created_at: time(row.get(3)?),
-                    })
-                },
+                |row| rows::checkpoint_from(row),
             )
-            .optional()?)
         })
         .await
     }
@@ -424,8 +329,8 @@ impl ConversationStore for SqliteConversationStore {
                 params![
                     usage.session_id,
                     usage.model,
-                    i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX),
-                    i64::try_from(usage.completion_tokens).unwrap_or(i64::MAX),
+                    rows::tokens(usage.prompt_tokens),
+                    rows::tokens(usage.completion_tokens),
                     usage.cost_usd,
                     micros(Utc::now())
                 ],
@@ -442,20 +347,16 @@ impl ConversationStore for SqliteConversationStore {
     ) -> Result<UsageTotals, ConversationError> {
         let session_id = session_id.map(str::to_string);
         self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), \
-                 coalesce(sum(cost_usd), 0.0) FROM llm_usage \
+            first(
+                c,
+                "SELECT count(*) AS requests, coalesce(sum(prompt_tokens), 0) AS prompt_tokens, \
+                 coalesce(sum(completion_tokens), 0) AS completion_tokens, \
+                 coalesce(sum(cost_usd), 0.0) AS cost_usd FROM llm_usage \
                  WHERE created_at >= ?1 AND (?2 IS NULL OR session_id = ?2)",
                 params![micros(since), session_id],
-                |row| {
-                    Ok(UsageTotals {
-                        requests: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
-                        prompt_tokens: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
-                        completion_tokens: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-                        cost_usd: row.get(3)?,
-                    })
-                },
-            )?)
+                |row| rows::totals_from(row),
+            )?
+            .ok_or_else(|| ConversationError::Sqlite("the ledger sums returned no row".into()))
         })
         .await
     }

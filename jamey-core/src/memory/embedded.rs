@@ -21,6 +21,7 @@ use super::{
     check_vector, MemoryRecord, MemoryStore, MemoryUpdate, PageRequest, ScoredMemory, StoreError,
     StoreSearch,
 };
+use crate::db::sqlite::{self, SqliteFile};
 use crate::embedding::EmbedderIdentity;
 use async_trait::async_trait;
 use jamey_protocol::{Memory, MemoryId, MemoryPage, SearchMode};
@@ -104,12 +105,14 @@ impl EmbeddedMemoryStore {
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", config.dir.display())))?;
         let lock = lock_directory(&config.dir)?;
-        let path = config.dir.join(schema::DATABASE_FILE);
-        let mut writer = schema::open_writer(&path)?;
-        schema::migrate(&mut writer)?;
+        let path = SqliteFile::Memories.path(&config.dir);
+        let mut writer = sqlite::open_writer(&config.dir, SqliteFile::Memories)?;
         schema::check_embedder(&mut writer, identity)?;
         let index = load_index(&writer, identity.dimensions)?.share()?;
-        let readers = [schema::open_reader(&path)?, schema::open_reader(&path)?];
+        let readers = [
+            sqlite::open_reader(&config.dir, SqliteFile::Memories)?,
+            sqlite::open_reader(&config.dir, SqliteFile::Memories)?,
+        ];
         tracing::info!(path = %path.display(), memories = index.read().len(), "opened the embedded memory store");
         Ok(Self {
             shared: Arc::new(Shared {

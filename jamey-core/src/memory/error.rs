@@ -1,5 +1,6 @@
 //! `StoreError`: everything that can go wrong storing or finding memories.
 
+use crate::db::{DbError, SqliteError};
 use crate::embedding::EmbedError;
 use jamey_protocol::MemoryId;
 
@@ -35,9 +36,9 @@ pub enum StoreError {
     /// Embedding the text failed.
     #[error(transparent)]
     Embedding(#[from] EmbedError),
-    /// The PostgreSQL server failed or could not be reached.
+    /// The PostgreSQL server failed or could not be reached; classified by SQLSTATE.
     #[error("database error: {0}")]
-    Postgres(String),
+    Postgres(#[from] DbError),
     /// The embedded SQLite store failed.
     #[error("embedded store error: {0}")]
     Sqlite(String),
@@ -50,8 +51,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True for failures of the caller's input (the 4xx family).
+    /// True for failures of the caller's input (the 4xx family), including a row the database's
+    /// unique or check constraints refused.
     pub fn is_client_error(&self) -> bool {
+        if let Self::Postgres(e) = self {
+            return e.is_client_error();
+        }
         matches!(
             self,
             Self::Invalid { .. }
@@ -65,7 +70,7 @@ impl StoreError {
     /// True when the same operation may succeed later (a dependency was down or busy).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Postgres(_) => true,
+            Self::Postgres(e) => e.is_retryable(),
             Self::Embedding(e) => e.is_retryable(),
             _ => false,
         }
@@ -105,18 +110,24 @@ impl StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        // The Display of a db error holds the server's message; the source chain may hold more.
-        let detail = match error.as_db_error() {
-            Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => error.to_string(),
-        };
-        Self::Postgres(detail)
+        Self::Postgres(error.into())
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
-        Self::Postgres(format!("connection pool: {error}"))
+        Self::Postgres(error.into())
+    }
+}
+
+impl From<SqliteError> for StoreError {
+    fn from(error: SqliteError) -> Self {
+        match error {
+            e @ (SqliteError::TooNew { .. } | SqliteError::Migration { .. }) => {
+                Self::Migration(e.to_string())
+            }
+            e => Self::Sqlite(e.to_string()),
+        }
     }
 }
 

@@ -11,10 +11,11 @@ pub mod reembed;
 mod service;
 mod validate;
 
+pub use crate::db::redact_url;
 pub use cursor::Cursor;
 pub use embedded::{EmbeddedMemoryStore, EmbeddedStoreConfig};
 pub use error::StoreError;
-pub use postgres::{redact_url, HnswParams, PgMemoryStore, PgStoreConfig};
+pub use postgres::{HnswParams, PgMemoryStore, PgStoreConfig};
 pub use reembed::{ReembedProgress, ReembedReport};
 pub use service::{Memories, DEFAULT_SEARCH_LIMIT, MAX_PAGE_LIMIT, MAX_SEARCH_LIMIT};
 pub use validate::MemoryLimits;

@@ -1,6 +1,7 @@
 //! PostgreSQL + pgvector backend: HNSW (cosine) for vectors with iterative scans so filters keep
 //! their results, a generated tsvector with GIN for keywords, and a (created_at, id) index for
-//! keyset pages. Migrations run at connect under an advisory lock, so instances may start together.
+//! keyset pages. The schema comes from the shared database's migrations; the store fixes the
+//! vector column's dimension for its embedder under the same advisory lock.
 
 use super::fusion::{best_first, hybrid_score};
 use super::keyword::{query_terms, WeightedTerms, DF_CAP};
@@ -8,25 +9,18 @@ use super::{
     check_vector, Cursor, MemoryRecord, MemoryStore, MemoryUpdate, PageRequest, StoreError,
     StoreSearch,
 };
+use crate::db::{redact_url, PgDatabase, PgDatabaseConfig};
 use crate::embedding::EmbedderIdentity;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use jamey_protocol::{Memory, MemoryFilter, MemoryId, MemoryPage, ScoredMemory, SearchMode};
 use pgvector::Vector;
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 mod reembed;
-
-mod embedded_migrations {
-    refinery::embed_migrations!("../migrations");
-}
-
-/// Serializes schema changes between instances starting at the same time.
-const MIGRATION_LOCK: i64 = 0x6a61_6d65_7901;
 
 /// HNSW parameters. m=16 with ef_construction=48 keeps inserts near 1,000/s on two cores with
 /// recall@10 above 0.95 at ef_search=100 (docs/adr/0004-pgvector-index.md).
@@ -77,30 +71,26 @@ impl PgStoreConfig {
             keyword_weight: super::fusion::DEFAULT_KEYWORD_WEIGHT,
         }
     }
-}
 
-/// `postgres://user:secret@host/db` with the password replaced, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:[redacted]{}",
-                    &url[..scheme + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
+    /// The shared database this store's URL and pool size describe. Every connection searches
+    /// with `hnsw.ef_search` and iterative scans, which make HNSW keep searching until a
+    /// filtered query has its rows (pgvector >= 0.8); relaxed order is re-sorted by exact
+    /// distance after.
+    pub fn database(&self) -> PgDatabaseConfig {
+        PgDatabaseConfig {
+            url: self.url.clone(),
+            pool_size: self.pool_size,
+            options: Some(format!(
+                "-c hnsw.ef_search={} -c hnsw.iterative_scan=relaxed_order",
+                self.hnsw.ef_search
+            )),
         }
-        _ => url.to_string(),
     }
 }
 
 /// Memories in PostgreSQL with pgvector.
 pub struct PgMemoryStore {
-    pool: Pool,
+    db: PgDatabase,
     dimensions: usize,
     keyword_weight: f32,
     /// Query terms found in at least `DF_CAP` memories. Counting them is the costly part of a
@@ -127,31 +117,31 @@ const COLUMNS: &str =
     "id, content, kind, tags, metadata, session_id, importance, created_at, updated_at";
 
 impl PgMemoryStore {
-    /// The connection pool, shared with the conversation store in the same database.
-    pub fn pool(&self) -> Pool {
-        self.pool.clone()
-    }
-
-    /// Connects, applies migrations and checks that the stored vectors come from `identity`.
+    /// Connects to the database `config` names (see [`PgDatabase::connect`]) and opens the store
+    /// on it.
     pub async fn connect(
         config: &PgStoreConfig,
         identity: &EmbedderIdentity,
     ) -> Result<Self, StoreError> {
-        let pg = pg_config(config)?;
-        migrate(&pg, identity, config.hnsw).await?;
-        let manager = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
-            .build()
-            .map_err(|e| StoreError::Postgres(format!("connection pool: {e}")))?;
+        let db = PgDatabase::connect(&config.database()).await?;
+        Self::open(db, config, identity).await
+    }
+
+    /// The store on the shared database `db`, after checking that the stored vectors come from
+    /// `identity` (the first open records it and fixes the vector column). Of `config`, the
+    /// HNSW build parameters and the keyword weight apply; `db` was connected with the rest.
+    pub async fn open(
+        db: PgDatabase,
+        config: &PgStoreConfig,
+        identity: &EmbedderIdentity,
+    ) -> Result<Self, StoreError> {
+        let mut lock = db.migration_lock().await?;
+        let prepared = prepare_locked(lock.client(), identity, config.hnsw).await;
+        let released = lock.release().await;
+        prepared?;
+        released?;
         let store = Self {
-            pool,
+            db,
             dimensions: identity.dimensions,
             keyword_weight: config.keyword_weight,
             common_terms: moka::sync::Cache::builder()
@@ -159,8 +149,12 @@ impl PgMemoryStore {
                 .time_to_live(COMMON_TERM_TTL)
                 .build(),
         };
-        store.ping().await?;
         Ok(store)
+    }
+
+    /// The shared database the store is on.
+    pub fn database(&self) -> &PgDatabase {
+        &self.db
     }
 
     /// Vector hits, best first, each with the terms it matches.
@@ -386,53 +380,13 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// The connection settings for `config`, with the session options every connection needs.
-fn pg_config(config: &PgStoreConfig) -> Result<tokio_postgres::Config, StoreError> {
-    let mut pg: tokio_postgres::Config = config.url.parse().map_err(|e| {
-        StoreError::Postgres(format!(
-            "invalid database URL {}: {e}",
-            redact_url(&config.url)
-        ))
-    })?;
-    // Iterative scans make HNSW keep searching until a filtered query has its rows
-    // (pgvector >= 0.8); relaxed order is re-sorted by exact distance below.
-    pg.options(format!(
-        "-c hnsw.ef_search={} -c hnsw.iterative_scan=relaxed_order",
-        config.hnsw.ef_search
-    ));
-    if pg.get_connect_timeout().is_none() {
-        pg.connect_timeout(std::time::Duration::from_secs(5));
-    }
-    Ok(pg)
-}
-
-async fn migrate(
-    pg: &tokio_postgres::Config,
-    identity: &EmbedderIdentity,
-    hnsw: HnswParams,
-) -> Result<(), StoreError> {
-    let (mut client, connection) = pg.connect(NoTls).await?;
-    let driver = tokio::spawn(connection);
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    let result = migrate_locked(&mut client, identity, hnsw).await;
-    let unlocked = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .await;
-    drop(client);
-    driver.abort();
-    result?;
-    unlocked?;
-    Ok(())
-}
-
-async fn migrate_locked(
+/// Records `identity` on first use (fixing the vector column's dimension and building its HNSW
+/// index), refuses another embedder afterwards. Run under the migration lock.
+async fn prepare_locked(
     client: &mut tokio_postgres::Client,
     identity: &EmbedderIdentity,
     hnsw: HnswParams,
 ) -> Result<(), StoreError> {
-    apply_migrations(client).await?;
     match stored_identity(client, "embedder").await? {
         Some(stored) if &stored == identity => {
             // An unfinished re-embedding is dropped: writes from now on would make it stale.
@@ -459,18 +413,6 @@ async fn migrate_locked(
             tx.commit().await?;
             tracing::info!(embedder = %identity, "memory store initialised");
         }
-    }
-    Ok(())
-}
-
-/// Applies the SQL migrations in `migrations/` that the database has not seen yet.
-async fn apply_migrations(client: &mut tokio_postgres::Client) -> Result<(), StoreError> {
-    let report = embedded_migrations::migrations::runner()
-        .run_async(client)
-        .await
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-    for applied in report.applied_migrations() {
-        tracing::info!(migration = %applied, "applied migration");
     }
     Ok(())
 }
@@ -540,7 +482,7 @@ impl MemoryStore for PgMemoryStore {
 
     async fn insert(&self, mut record: MemoryRecord) -> Result<Memory, StoreError> {
         check_vector(&record.embedding, self.dimensions)?;
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         let statement = client.prepare_cached(INSERT).await?;
         let at = now();
         let id = Uuid::now_v7();
@@ -568,7 +510,7 @@ impl MemoryStore for PgMemoryStore {
         for (i, record) in records.iter().enumerate() {
             check_vector(&record.embedding, self.dimensions).map_err(|e| batch_error(e, i))?;
         }
-        let mut client = self.pool.get().await?;
+        let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
         let statement = tx.prepare_cached(INSERT).await?;
         let at = now();
@@ -613,7 +555,7 @@ impl MemoryStore for PgMemoryStore {
     }
 
     async fn get(&self, id: MemoryId) -> Result<Option<Memory>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         let statement = client
             .prepare_cached(&format!("SELECT {COLUMNS} FROM memories WHERE id = $1"))
             .await?;
@@ -629,7 +571,7 @@ impl MemoryStore for PgMemoryStore {
         if let Some(embedding) = &update.embedding {
             check_vector(embedding, self.dimensions)?;
         }
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         let statement = client
             .prepare_cached(&format!(
                 "UPDATE memories SET content = COALESCE($2, content), kind = COALESCE($3, kind), \
@@ -659,7 +601,7 @@ impl MemoryStore for PgMemoryStore {
     }
 
     async fn delete(&self, id: MemoryId) -> Result<bool, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         let statement = client
             .prepare_cached("DELETE FROM memories WHERE id = $1")
             .await?;
@@ -667,7 +609,7 @@ impl MemoryStore for PgMemoryStore {
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         let count: i64 = client
             .query_one("SELECT count(*) FROM memories", &[])
             .await?
@@ -676,7 +618,7 @@ impl MemoryStore for PgMemoryStore {
     }
 
     async fn list(&self, page: PageRequest) -> Result<MemoryPage, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         let order = "ORDER BY created_at DESC, id DESC";
         let (limit, rows) = match page {
             PageRequest::Keyset { limit, after: None } => {
@@ -736,13 +678,13 @@ impl MemoryStore for PgMemoryStore {
             check_vector(&search.embedding, self.dimensions)?;
             Some(Vector::from(search.embedding.clone()))
         };
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         let hybrid_pool = (search.limit * 3).clamp(30, 300);
 
         // Hybrid: the vector query runs on a second connection while the terms are counted.
         let (plan, vector_hits) = match (search.mode, &embedding) {
             (SearchMode::Hybrid, Some(embedding)) if !terms.is_empty() => {
-                let second = self.pool.get().await?;
+                let second = self.db.client().await?;
                 let (plan, hits) = tokio::try_join!(
                     self.keyword_plan(&client, &terms, search.mode),
                     self.vector_candidates(&second, embedding, &terms, &search.filter, hybrid_pool),
@@ -847,7 +789,7 @@ impl MemoryStore for PgMemoryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.db.client().await?;
         client.execute("SELECT 1", &[]).await?;
         Ok(())
     }
@@ -892,20 +834,3 @@ fn batch_error(error: StoreError, index: usize) -> StoreError {
 const INSERT: &str = "INSERT INTO memories \
     (id, content, kind, tags, metadata, session_id, importance, embedding, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            redact_url("postgres://jamey:hunter2@db:5432/jamey"),
-            "postgres://jamey:[redacted]@db:5432/jamey"
-        );
-        assert_eq!(
-            redact_url("postgres://jamey@db/jamey"),
-            "postgres://jamey@db/jamey"
-        );
-    }
-}

@@ -1,11 +1,12 @@
 //! The conversation stores, both backends, one suite: sessions, append-only messages in keyset
 //! pages, checkpoints and the cost ledger.
 
-use crate::support::{fresh_database, identity};
+use crate::support::{fresh_database, identity, sql_client};
 use jamey_core::conversation::{
     Checkpoint, ConversationError, ConversationStore, NewMessage, PgConversationStore,
     SqliteConversationStore, UsageRecord,
 };
+use jamey_core::db::{PgDatabase, PgDatabaseConfig, SqliteFile};
 use jamey_core::memory::{PgMemoryStore, PgStoreConfig};
 use jamey_protocol::{MessageStatus, Role, ToolCall, ToolResult};
 use std::sync::Arc;
@@ -172,8 +173,69 @@ async fn conversations_postgres() {
     let Some(url) = fresh_database().await else {
         return;
     };
-    let memories = PgMemoryStore::connect(&PgStoreConfig::new(url), &identity())
+    // The runtime's way: one database, both stores on it.
+    let config = PgStoreConfig::new(url);
+    let db = PgDatabase::connect(&config.database()).await.unwrap();
+    let memories = PgMemoryStore::open(db.clone(), &config, &identity())
         .await
         .unwrap();
-    suite(Arc::new(PgConversationStore::new(memories.pool()))).await;
+    suite(Arc::new(PgConversationStore::new(db))).await;
+    assert_eq!(
+        jamey_core::MemoryStore::count(&memories).await.unwrap(),
+        0,
+        "the memory store shares the database"
+    );
+}
+
+fn names_column(result: Result<impl std::fmt::Debug, ConversationError>, expected: &str) {
+    match result {
+        Err(ConversationError::UnreadableColumn { column, .. }) => assert_eq!(column, expected),
+        other => panic!("expected an unreadable {expected}, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_row_is_an_error_naming_its_column_postgres() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let store = PgConversationStore::new(
+        PgDatabase::connect(&PgDatabaseConfig::new(url.clone()))
+            .await
+            .unwrap(),
+    );
+    store.open_session("s", None).await.unwrap();
+    store
+        .append("s", NewMessage::text(Role::User, "hi"))
+        .await
+        .unwrap();
+    let client = sql_client(&url).await;
+    client
+        .batch_execute("UPDATE chat_messages SET tool_calls = '{\"not\": \"a list\"}'::jsonb")
+        .await
+        .unwrap();
+    names_column(store.messages("s", 10, None).await, "tool_calls");
+    client
+        .batch_execute("ALTER TABLE chat_sessions ALTER COLUMN message_count TYPE text")
+        .await
+        .unwrap();
+    names_column(store.session("s").await, "message_count");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_row_is_an_error_naming_its_column_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteConversationStore::open(dir.path()).unwrap();
+    store.open_session("s", None).await.unwrap();
+    store
+        .append("s", NewMessage::text(Role::User, "hi"))
+        .await
+        .unwrap();
+    let file = rusqlite::Connection::open(SqliteFile::Conversations.path(dir.path())).unwrap();
+    file.execute_batch("UPDATE chat_messages SET created_at = 'yesterday'")
+        .unwrap();
+    names_column(store.messages("s", 10, None).await, "created_at");
+    file.execute_batch("UPDATE chat_sessions SET message_count = 'many'")
+        .unwrap();
+    names_column(store.session("s").await, "message_count");
 }

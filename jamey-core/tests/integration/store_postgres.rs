@@ -1,6 +1,7 @@
 //! PostgreSQL-only behaviour: migrations under concurrency, the embedder record, the HNSW index.
 
-use crate::support::{fresh_database, identity, record, vector};
+use crate::support::{fresh_database, identity, record, sql_client, vector};
+use jamey_core::db::{DbError, DbErrorKind};
 use jamey_core::embedding::EmbedderIdentity;
 use jamey_core::memory::{PgMemoryStore, PgStoreConfig};
 use jamey_core::{MemoryStore, StoreError};
@@ -97,4 +98,70 @@ async fn an_unreachable_database_is_a_clear_retryable_error() {
         .unwrap_err();
     assert!(err.is_retryable());
     assert!(!err.to_string().contains("secret-pw"), "{err}");
+}
+
+/// A store on a fresh database, and a plain connection to change the database behind its back.
+async fn store_and_client() -> Option<(PgMemoryStore, tokio_postgres::Client)> {
+    let url = fresh_database().await?;
+    let store = PgMemoryStore::connect(&PgStoreConfig::new(url.clone()), &identity())
+        .await
+        .unwrap();
+    Some((store, sql_client(&url).await))
+}
+
+fn database_error(err: &StoreError) -> &DbError {
+    match err {
+        StoreError::Postgres(db) => db,
+        other => panic!("not a database error: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constraint_violations_are_client_errors_that_name_the_field() {
+    let Some((store, client)) = store_and_client().await else {
+        return;
+    };
+    client
+        .batch_execute(
+            "CREATE UNIQUE INDEX memories_content_unique ON memories (content); \
+             ALTER TABLE memories ADD CONSTRAINT memories_kind_allowed CHECK (kind <> 'forbidden');",
+        )
+        .await
+        .unwrap();
+    store
+        .insert(record("only once", vector(0, 0.0)))
+        .await
+        .unwrap();
+
+    let err = store
+        .insert(record("only once", vector(1, 0.0)))
+        .await
+        .unwrap_err();
+    assert!(err.is_client_error() && !err.is_retryable(), "{err}");
+    assert_eq!(database_error(&err).kind(), DbErrorKind::UniqueViolation);
+    assert_eq!(database_error(&err).field(), Some("content"));
+
+    let mut forbidden = record("another", vector(2, 0.0));
+    forbidden.kind = "forbidden".into();
+    let err = store.insert(forbidden).await.unwrap_err();
+    assert_eq!(database_error(&err).kind(), DbErrorKind::CheckViolation);
+    assert_eq!(database_error(&err).field(), Some("memories_kind_allowed"));
+    assert!(err.is_client_error() && !err.is_retryable(), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_database_errors_are_internal() {
+    let Some((store, client)) = store_and_client().await else {
+        return;
+    };
+    client
+        .batch_execute("ALTER TABLE memories RENAME COLUMN kind TO category")
+        .await
+        .unwrap();
+    let err = store
+        .insert(record("lost column", vector(0, 0.0)))
+        .await
+        .unwrap_err();
+    assert!(!err.is_client_error() && !err.is_retryable(), "{err}");
+    assert_eq!(database_error(&err).kind(), DbErrorKind::Internal);
 }

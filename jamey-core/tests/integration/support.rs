@@ -51,6 +51,15 @@ pub(crate) async fn fresh_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// A plain connection to `url`, for a test to change the database behind a store's back.
+pub(crate) async fn sql_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+}
+
 pub(crate) async fn pg_store() -> Option<Arc<dyn MemoryStore>> {
     let url = fresh_database().await?;
     let store = PgMemoryStore::connect(&PgStoreConfig::new(url), &identity())

@@ -9,5 +9,6 @@ mod chat;
 mod host;
 mod modules;
 mod routes;
+mod store_errors;
 mod support;
 mod transport;

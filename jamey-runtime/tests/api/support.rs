@@ -133,7 +133,6 @@ pub(crate) async fn state(
     backend: Backend,
     config_toml: &str,
 ) -> Option<AppState> {
-    std::fs::write(home.home.config_file(), config_toml).unwrap();
     let mut vars: Vec<(String, String)> = Vec::new();
     if let Backend::Postgres = backend {
         // The test server trusts local connections; the password is there to prove it never shows.
@@ -144,6 +143,17 @@ pub(crate) async fn state(
         );
         vars.push(("JAMEY_DATABASE_URL".into(), url));
     }
+    Some(state_with_vars(home, config_toml, vars).await)
+}
+
+/// The application state for `home` with `config_toml` as the config file and `vars` as the
+/// environment (e.g. `JAMEY_DATABASE_URL` for a database the test prepared).
+pub(crate) async fn state_with_vars(
+    home: &TestHome,
+    config_toml: &str,
+    vars: Vec<(String, String)>,
+) -> AppState {
+    std::fs::write(home.home.config_file(), config_toml).unwrap();
     let env = Environment {
         home: home.home.clone(),
         vars: vars.into_iter().collect::<HashMap<_, _>>(),
@@ -151,11 +161,9 @@ pub(crate) async fn state(
     };
     let (config, raw): (Config, RawConfig) =
         Config::load(&env.home.config_file(), &env.vars, true).unwrap();
-    Some(
-        jamey_runtime::build_state(&env, raw, config, None)
-            .await
-            .unwrap(),
-    )
+    jamey_runtime::build_state(&env, raw, config, None)
+        .await
+        .unwrap()
 }
 
 /// How a test request authenticates.

@@ -5,6 +5,7 @@
 use super::schema;
 use super::vectors;
 use super::{lock_directory, EmbeddedMemoryStore, EmbeddedStoreConfig};
+use crate::db::sqlite::{self, SqliteFile};
 use crate::embedding::Embedder;
 use crate::memory::reembed::{embed_batch, ReembedProgress, ReembedReport, REEMBED_BATCH};
 use crate::memory::StoreError;
@@ -22,9 +23,7 @@ impl EmbeddedMemoryStore {
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", config.dir.display())))?;
         let _lock = lock_directory(&config.dir)?;
-        let path = config.dir.join(schema::DATABASE_FILE);
-        let mut conn = schema::open_writer(&path)?;
-        schema::migrate(&mut conn)?;
+        let mut conn = sqlite::open_writer(&config.dir, SqliteFile::Memories)?;
         let target = embedder.identity().clone();
         let from = schema::stored_embedder(&conn)?;
         if from.is_none() || from.as_ref() == Some(&target) {

@@ -4,15 +4,16 @@
 //! embedder is recorded. The migration lock is held throughout, so no runtime starts meanwhile.
 
 use super::{
-    apply_migrations, migrate_locked, pg_config, record_identity, set_vector_column,
-    stored_identity, HnswParams, PgMemoryStore, PgStoreConfig, MIGRATION_LOCK,
+    prepare_locked, record_identity, set_vector_column, stored_identity, HnswParams, PgMemoryStore,
+    PgStoreConfig,
 };
+use crate::db::PgDatabase;
 use crate::embedding::{Embedder, EmbedderIdentity};
 use crate::memory::reembed::{embed_batch, ReembedProgress, ReembedReport, REEMBED_BATCH};
 use crate::memory::StoreError;
 use pgvector::Vector;
 use std::sync::Arc;
-use tokio_postgres::{GenericClient, NoTls};
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 impl PgMemoryStore {
@@ -25,20 +26,12 @@ impl PgMemoryStore {
         embedder: Arc<dyn Embedder>,
         progress: &mut (dyn FnMut(ReembedProgress) + Send),
     ) -> Result<ReembedReport, StoreError> {
-        let pg = pg_config(config)?;
-        let (mut client, connection) = pg.connect(NoTls).await?;
-        let driver = tokio::spawn(connection);
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        let result = reembed_locked(&mut client, config.hnsw, embedder, progress).await;
-        let unlocked = client
-            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-            .await;
-        drop(client);
-        driver.abort();
+        let db = PgDatabase::connect(&config.database()).await?;
+        let mut lock = db.migration_lock().await?;
+        let result = reembed_locked(lock.client(), config.hnsw, embedder, progress).await;
+        let released = lock.release().await;
         let report = result?;
-        unlocked?;
+        released?;
         Ok(report)
     }
 }
@@ -49,12 +42,11 @@ async fn reembed_locked(
     embedder: Arc<dyn Embedder>,
     progress: &mut (dyn FnMut(ReembedProgress) + Send),
 ) -> Result<ReembedReport, StoreError> {
-    apply_migrations(client).await?;
     let target = embedder.identity().clone();
     let from = stored_identity(client, "embedder").await?;
     if from.is_none() || from.as_ref() == Some(&target) {
         // Nothing stored under another model: recording the embedder is all there is to do.
-        migrate_locked(client, &target, hnsw).await?;
+        prepare_locked(client, &target, hnsw).await?;
         return Ok(ReembedReport {
             from,
             to: target,
