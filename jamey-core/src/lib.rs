@@ -13,6 +13,7 @@ pub mod cache;
 #[cfg(feature = "store")]
 pub mod conversation;
 pub mod credentials;
+#[cfg(feature = "store")]
 pub mod db;
 pub mod embedding;
 pub mod home;
