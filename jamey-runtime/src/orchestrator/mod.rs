@@ -10,8 +10,8 @@ mod error;
 mod metrics;
 mod turn;
 
-pub use error::ChatError;
 pub use crate::config::{key_required, LlmState, UNCONFIGURED_MESSAGE};
+pub use error::ChatError;
 pub use metrics::LlmMetrics;
 pub use turn::{ExternalHistory, TurnOutcome, TurnRequest};
 
