@@ -3,10 +3,9 @@
 //! see internals of a 5xx: a store failure answers a fixed message naming the store, and every
 //! error body carries the request id under which the log has the details.
 
+use crate::request_scope::current_request_id;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jamey_core::conversation::ConversationError;
 use jamey_core::db::DbError;
@@ -16,30 +15,6 @@ use std::time::Duration;
 
 /// How long a client is told to wait before retrying a request a store could not serve.
 const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-tokio::task_local! {
-    /// The id of the request being answered, for the error body.
-    static REQUEST_ID: String;
-}
-
-/// Middleware: makes the request's `x-request-id` (set by the layer outside) available to the
-/// error bodies answered while handling it.
-pub(crate) async fn scope_request_id(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    REQUEST_ID.scope(id, next.run(request)).await
-}
-
-fn current_request_id() -> Option<String> {
-    REQUEST_ID
-        .try_with(|id| id.clone())
-        .ok()
-        .filter(|id| !id.is_empty())
-}
 
 /// An error answered to a client.
 #[derive(Debug)]

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod metrics;
 pub mod orchestrator;
 pub mod reload;
+pub mod request_scope;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -116,7 +116,7 @@ pub fn router(app: AppState) -> Router {
                 )
                 .on_failure(()),
         )
-        .layer(middleware::from_fn(crate::error::scope_request_id))
+        .layer(crate::request_scope::RequestIdScopeLayer)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(app)
