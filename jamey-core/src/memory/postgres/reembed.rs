@@ -3,10 +3,8 @@
 //! with the table locked, replace the old column, get their dimension and HNSW index, and the new
 //! embedder is recorded. The migration lock is held throughout, so no runtime starts meanwhile.
 
-use super::{
-    prepare_locked, record_identity, set_vector_column, stored_identity, HnswParams, PgMemoryStore,
-    PgStoreConfig,
-};
+use super::setup::{prepare_locked, record_identity, set_vector_column, stored_identity};
+use super::{HnswParams, PgMemoryStore, PgStoreConfig};
 use crate::db::PgDatabase;
 use crate::embedding::{Embedder, EmbedderIdentity};
 use crate::memory::reembed::{embed_batch, ReembedProgress, ReembedReport, REEMBED_BATCH};
