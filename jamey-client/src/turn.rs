@@ -168,7 +168,9 @@ impl Turn {
                 self.cost_usd = cost_usd;
                 self.end(TurnOutcome::Done)
             }
-            ChatEvent::Error { code, message } => self.end(TurnOutcome::Failed { code, message }),
+            ChatEvent::Error { code, message, .. } => {
+                self.end(TurnOutcome::Failed { code, message })
+            }
         }
     }
 
@@ -411,6 +413,7 @@ mod tests {
         let ended = turn.apply(ChatEvent::Error {
             code: "upstream_unavailable".into(),
             message: "the model is down".into(),
+            request_id: None,
         });
         let failed = TurnOutcome::Failed {
             code: "upstream_unavailable".into(),

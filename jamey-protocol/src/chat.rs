@@ -215,8 +215,15 @@ pub enum ChatEvent {
         usage: TokenUsage,
         cost_usd: f64,
     },
-    /// The turn failed; what was said so far is stored, marked incomplete.
-    Error { code: String, message: String },
+    /// The turn failed; what was said so far is stored, marked incomplete. `message` is fixed
+    /// per cause (never upstream text); `request_id` is the request the server log has the
+    /// details under.
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
 }
 
 impl ChatEvent {

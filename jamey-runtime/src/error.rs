@@ -1,7 +1,8 @@
 //! `ApiError`: the one place errors become HTTP statuses and the stable JSON error body. Each
 //! error is logged once here, inside the request span: 5xx at error, 4xx at warn. Clients never
-//! see internals of a 5xx: a store failure answers a fixed message naming the store, and every
-//! error body carries the request id under which the log has the details.
+//! see internals of a 5xx or upstream text: a store failure answers a fixed message naming the
+//! store, a model provider failure a fixed message per cause, and every error body (also the
+//! `error` event ending a stream) carries the request id under which the log has the details.
 
 use crate::request_scope::current_request_id;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -15,6 +16,22 @@ use std::time::Duration;
 
 /// How long a client is told to wait before retrying a request a store could not serve.
 const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The body of every 500.
+const INTERNAL_MESSAGE: &str =
+    "internal error; the server log has the details under this request id";
+
+// What a client is told when the model provider failed, by cause; never the provider's text.
+const PROVIDER_KEY_REJECTED: &str = "the model provider rejected the API key: \
+    check OPENROUTER_API_KEY or `jamey secret set llm_api_key`";
+const PROVIDER_NO_CREDITS: &str = "the model provider has no credits left for this API key: \
+    add credits to the account or use another key";
+const PROVIDER_TIMEOUT: &str = "the model provider did not answer in time; retry later";
+const PROVIDER_REFUSED: &str = "the model provider refused the request (its content or the \
+    key's permissions); the server log has the details under this request id";
+const PROVIDER_REJECTED_REQUEST: &str = "the model provider did not accept the request; \
+    the server log has the details under this request id";
+const PROVIDER_FAILED: &str = "the model provider failed; retry later";
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -49,11 +66,14 @@ pub enum ApiError {
         field: String,
         message: String,
     },
-    /// The upstream model failed; `status` is 502, 504 or 422 (context too long).
+    /// The model could not answer: the provider failed (502, 504, or 422 for a conversation
+    /// too long), the model is unknown (404) or no key is configured (503). `message` is ours,
+    /// fixed per cause; `detail` may hold the provider's text and is logged, never sent.
     Upstream {
         status: StatusCode,
         code: ErrorCode,
         message: String,
+        detail: String,
     },
     /// A spending limit would be exceeded.
     BudgetExceeded(String),
@@ -133,6 +153,7 @@ impl ApiError {
                 status,
                 code,
                 message,
+                ..
             } => (*status, *code, message.clone(), None),
             Self::BudgetExceeded(m) => (
                 StatusCode::PAYMENT_REQUIRED,
@@ -143,7 +164,7 @@ impl ApiError {
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
-                "internal error; the server log has the details under this request id".into(),
+                INTERNAL_MESSAGE.into(),
                 None,
             ),
         }
@@ -151,13 +172,47 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// The JSON error body, for errors sent inside a stream rather than as a response.
-    pub fn body(&self) -> ErrorBody {
+    /// Logs the error once and returns the JSON error body, for an error sent inside a stream
+    /// rather than as a response; `request_id` is the one the stream captured.
+    pub(crate) fn into_stream_body(self, request_id: Option<String>) -> ErrorBody {
+        self.log();
+        self.body(request_id)
+    }
+
+    fn body(&self, request_id: Option<String>) -> ErrorBody {
         let (_, code, message, field) = self.parts();
         let mut body = ErrorBody::new(code, message);
         body.error.field = field;
-        body.error.request_id = current_request_id();
+        body.error.request_id = request_id;
         body
+    }
+
+    /// The one log line of this error: 5xx at error, 4xx at warn, with the detail clients
+    /// never see.
+    fn log(&self) {
+        let (status, code, message, _) = self.parts();
+        let detail = match self {
+            Self::Internal(detail)
+            | Self::Unavailable(detail)
+            | Self::DependencyUnavailable { detail, .. }
+            | Self::Upstream { detail, .. } => detail.as_str(),
+            _ => message.as_str(),
+        };
+        if status.is_server_error() {
+            tracing::error!(
+                status = status.as_u16(),
+                code = code.as_str(),
+                error = detail,
+                "request failed"
+            );
+        } else {
+            tracing::warn!(
+                status = status.as_u16(),
+                code = code.as_str(),
+                error = detail,
+                "request rejected"
+            );
+        }
     }
 
     /// How long the client should wait before retrying, for the `Retry-After` header.
@@ -188,31 +243,75 @@ impl ApiError {
             _ => Self::Internal(format!("{store}: {error}")),
         }
     }
+
+    /// The answer to a model provider failure: the status and code of its cause and a fixed
+    /// message saying what happened and what to do. The provider's text (an upstream page, a
+    /// traceback, an internal host, part of a key) goes only to the log; a model named is the
+    /// one we asked for.
+    fn from_provider(error: &jamey_providers::ProviderError) -> Self {
+        use jamey_providers::{ProviderError, ProviderErrorCode as Cause};
+        let (status, code, message) = match (error.code(), error) {
+            (Cause::InvalidApiKey, _) => (
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamAuth,
+                PROVIDER_KEY_REJECTED.into(),
+            ),
+            (Cause::InsufficientCredits, _) => (
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamAuth,
+                PROVIDER_NO_CREDITS.into(),
+            ),
+            (_, ProviderError::UnknownModel { model, .. }) => (
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UnknownModel,
+                format!(
+                    "the model provider does not know the model `{model}`: \
+                     check llm.model and llm.fallback_models"
+                ),
+            ),
+            (_, ProviderError::ContextLengthExceeded { model, .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ContextLengthExceeded,
+                format!(
+                    "the conversation does not fit the context window of the model `{model}`: \
+                     start a new session or choose a model with a larger window"
+                ),
+            ),
+            (Cause::Timeout, _) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorCode::UpstreamTimeout,
+                PROVIDER_TIMEOUT.into(),
+            ),
+            (Cause::Refused, _) => (
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+                PROVIDER_REFUSED.into(),
+            ),
+            (Cause::BadRequest | Cause::InvalidConfig, _) => (
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+                PROVIDER_REJECTED_REQUEST.into(),
+            ),
+            _ => (
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+                PROVIDER_FAILED.into(),
+            ),
+        };
+        Self::Upstream {
+            status,
+            code,
+            message,
+            detail: error.to_string(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message, field) = self.parts();
-        if status.is_server_error() {
-            let detail = match &self {
-                Self::Internal(detail)
-                | Self::Unavailable(detail)
-                | Self::DependencyUnavailable { detail, .. } => detail.as_str(),
-                Self::Upstream { message, .. } => message.as_str(),
-                _ => message.as_str(),
-            };
-            tracing::error!(
-                status = status.as_u16(),
-                code = code.as_str(),
-                error = detail,
-                "request failed"
-            );
-        } else {
-            tracing::warn!(status = status.as_u16(), code = code.as_str(), error = %message, "request rejected");
-        }
-        let mut body = ErrorBody::new(code, message);
-        body.error.field = field;
-        body.error.request_id = current_request_id();
+        self.log();
+        let status = self.parts().0;
+        let body = self.body(current_request_id());
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(retry_after) = self.retry_after() {
             let seconds = retry_after.as_secs().max(1).to_string();
@@ -269,7 +368,7 @@ impl From<StoreError> for ApiError {
 impl From<crate::orchestrator::ChatError> for ApiError {
     fn from(error: crate::orchestrator::ChatError) -> Self {
         use crate::orchestrator::ChatError;
-        use jamey_providers::{ProviderError, ProviderErrorCode};
+        use jamey_providers::ProviderError;
         match error {
             ChatError::Invalid { field, reason } => Self::InvalidField {
                 field: field.into(),
@@ -281,40 +380,21 @@ impl From<crate::orchestrator::ChatError> for ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: ErrorCode::LlmUnconfigured,
                 message: e.to_string(),
+                detail: e.to_string(),
             },
+            // The client named a model we do not configure; no upstream was asked.
             e @ ChatError::UnknownModel(_) => Self::Upstream {
                 status: StatusCode::NOT_FOUND,
                 code: ErrorCode::UnknownModel,
                 message: e.to_string(),
+                detail: e.to_string(),
             },
             ChatError::Provider(ProviderError::RateLimited { retry_after, .. }) => {
                 Self::RateLimited {
                     retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
                 }
             }
-            ChatError::Provider(e) => {
-                let (status, code) = match e.code() {
-                    ProviderErrorCode::InvalidApiKey | ProviderErrorCode::InsufficientCredits => {
-                        (StatusCode::BAD_GATEWAY, ErrorCode::UpstreamAuth)
-                    }
-                    ProviderErrorCode::UnknownModel => {
-                        (StatusCode::BAD_GATEWAY, ErrorCode::UnknownModel)
-                    }
-                    ProviderErrorCode::ContextLengthExceeded => (
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        ErrorCode::ContextLengthExceeded,
-                    ),
-                    ProviderErrorCode::Timeout => {
-                        (StatusCode::GATEWAY_TIMEOUT, ErrorCode::UpstreamTimeout)
-                    }
-                    _ => (StatusCode::BAD_GATEWAY, ErrorCode::UpstreamError),
-                };
-                Self::Upstream {
-                    status,
-                    code,
-                    message: e.to_string(),
-                }
-            }
+            ChatError::Provider(e) => Self::from_provider(&e),
             ChatError::Conversation(e) => match e {
                 ConversationError::SessionNotFound(id) => {
                     Self::NotFound(format!("session {id} not found"))
@@ -449,6 +529,117 @@ mod tests {
         let (status, _, message, _) = internal.parts();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!message.contains("/secret/path"));
+    }
+
+    #[test]
+    fn provider_failures_keep_their_status_and_code_and_send_no_upstream_text() {
+        use crate::orchestrator::ChatError;
+        use jamey_providers::ProviderError;
+        let leak = "<html>Traceback at internal-host:8443 key sk-or-LEAKED-abcd</html>";
+        let model = || "test/model".to_string();
+        let cases = [
+            (
+                ProviderError::InvalidApiKey {
+                    message: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamAuth,
+            ),
+            (
+                ProviderError::InsufficientCredits {
+                    message: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamAuth,
+            ),
+            (
+                ProviderError::UnknownModel {
+                    model: model(),
+                    message: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UnknownModel,
+            ),
+            (
+                ProviderError::ContextLengthExceeded {
+                    model: model(),
+                    message: leak.into(),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ContextLengthExceeded,
+            ),
+            (
+                ProviderError::Timeout {
+                    model: model(),
+                    after: Duration::from_secs(60),
+                },
+                StatusCode::GATEWAY_TIMEOUT,
+                ErrorCode::UpstreamTimeout,
+            ),
+            (
+                ProviderError::Unavailable {
+                    model: model(),
+                    status: Some(500),
+                    message: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+            ),
+            (
+                ProviderError::Refused {
+                    message: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+            ),
+            (
+                ProviderError::BadRequest {
+                    status: 400,
+                    message: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+            ),
+            (
+                ProviderError::StreamFailed {
+                    model: model(),
+                    code: None,
+                    message: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+            ),
+            (
+                ProviderError::MalformedResponse {
+                    model: model(),
+                    detail: leak.into(),
+                },
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::UpstreamError,
+            ),
+        ];
+        for (provider, expected_status, expected_code) in cases {
+            let shown = format!("{provider:?}");
+            let error = ApiError::from(ChatError::Provider(provider));
+            let (status, code, message, _) = error.parts();
+            assert_eq!((status, code), (expected_status, expected_code), "{shown}");
+            assert!(
+                !message.contains("internal-host") && !message.contains("LEAKED"),
+                "{message}"
+            );
+            // The detail stays for the log.
+            assert!(
+                matches!(&error, ApiError::Upstream { detail, .. }
+                    if detail.contains("test/model") || detail.contains("LEAKED")),
+                "{error:?}"
+            );
+        }
+        let (_, _, message, _) = ApiError::from(ChatError::Provider(ProviderError::UnknownModel {
+            model: model(),
+            message: leak.into(),
+        }))
+        .parts();
+        assert!(message.contains("`test/model`"), "{message}");
     }
 
     #[test]

@@ -48,7 +48,8 @@ where
     }
 }
 
-/// The id of the request this task is answering, when it runs inside the scope.
+/// The id of the request this task is answering, when it runs inside the scope. A streamed
+/// answer captures it while the handler runs: its body is written after the scope has ended.
 pub fn current_request_id() -> Option<String> {
     REQUEST_ID
         .try_with(|id| {

@@ -779,6 +779,7 @@ pub(crate) mod tests {
             ChatEvent::Error {
                 code: "upstream_unavailable".into(),
                 message: "the model is down".into(),
+                request_id: None,
             },
         );
         assert!(!app.is_streaming());

@@ -72,7 +72,7 @@ impl ClientInner {
         response
             .bytes()
             .await
-            .map_err(|error| self.transport_error(&target.model, &error))
+            .map_err(|error| self.transport_error(&target.model, error))
     }
 
     /// Parses a whole chat completion (or the error object a 200 body may carry).

@@ -92,7 +92,7 @@ impl ClientInner {
         let response = builder
             .send()
             .await
-            .map_err(|error| self.transport_error(model, &error))?;
+            .map_err(|error| self.transport_error(model, error))?;
         tracing::Span::current().record("status", response.status().as_u16());
         if response.status().is_success() {
             return Ok(response);
@@ -168,8 +168,11 @@ impl ClientInner {
         }
     }
 
-    /// A failure below HTTP: connecting, timing out, a broken connection.
-    pub(super) fn transport_error(&self, model: &str, error: &reqwest::Error) -> ProviderError {
+    /// A failure below HTTP: connecting, timing out, a broken connection. The text keeps the
+    /// cause (refused, DNS, TLS) but not the URL, whose host, port or query string may be
+    /// internal.
+    pub(super) fn transport_error(&self, model: &str, error: reqwest::Error) -> ProviderError {
+        let error = error.without_url();
         if error.is_timeout() {
             return ProviderError::Timeout {
                 model: model.to_owned(),
@@ -184,7 +187,7 @@ impl ClientInner {
         ProviderError::Unavailable {
             model: model.to_owned(),
             status: None,
-            message: self.scrub(&format!("{what}: {}", describe(error))),
+            message: self.scrub(&format!("{what}: {}", describe(&error))),
         }
     }
 
@@ -198,7 +201,7 @@ impl ClientInner {
     }
 }
 
-/// The error and its sources, without the URL.
+/// The error and its sources, one after the other.
 pub(super) fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);

@@ -73,7 +73,7 @@ impl ClientInner {
                     model: target.model.clone(),
                     after: self.config.timeouts.request,
                 })?
-                .map_err(|error| self.transport_error(&target.model, &error))?;
+                .map_err(|error| self.transport_error(&target.model, error))?;
             let answer = self.parse_completion(&bytes, &target)?;
             return Ok(replay(answer));
         }
@@ -167,7 +167,7 @@ impl UpstreamStream {
                 }
                 Ok(Err(error)) => {
                     self.finished = true;
-                    return Some(Err(self.client.transport_error(&self.target.model, &error)));
+                    return Some(Err(self.client.transport_error(&self.target.model, error)));
                 }
                 Ok(Ok(Some(bytes))) => self.decoder.feed(&bytes, &mut self.pending),
                 Ok(Ok(None)) => {

@@ -1,6 +1,7 @@
 //! `ScriptedServer`: an OpenAI-compatible server on 127.0.0.1 that answers each
 //! `POST /api/v1/chat/completions` with the next scripted reply (a JSON completion, an SSE
-//! stream in OpenRouter's framing with chosen timings, an error status with headers, or a hang)
+//! stream in OpenRouter's framing with chosen timings, an error status with headers, a non-JSON
+//! error page, or a hang)
 //! and records every request it receives. Tests and benchmarks point the production client at
 //! it; nothing here is used in production.
 
@@ -291,6 +292,22 @@ async fn serve(shared: Arc<Shared>, reply: ScriptedReply, request_index: usize) 
         ),
         ScriptedReply::Stream { headers, frames } => {
             stream_response(shared, &headers, frames, request_index)
+        }
+        ScriptedReply::Text {
+            status,
+            headers,
+            content_type,
+            body,
+        } => {
+            let mut builder = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header(header::CONTENT_TYPE, content_type);
+            for (name, value) in &headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            builder
+                .body(Body::from(body))
+                .unwrap_or_else(|error| plain_500(&error.to_string()))
         }
         ScriptedReply::Hang => {
             let _guard = DisconnectGuard {

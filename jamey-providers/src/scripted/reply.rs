@@ -1,7 +1,7 @@
 //! Scripted replies and the builders that write them in OpenRouter's wire format: completion
 //! bodies, SSE chunks (`data: {...}\n\n`, `: OPENROUTER PROCESSING` comments, tool-call deltas
 //! with index/id/name/argument fragments, the usage chunk with `cost`, the mid-stream `error`
-//! object, `data: [DONE]`) and OpenRouter's error bodies.
+//! object, `data: [DONE]`), OpenRouter's error bodies and the HTML pages a proxy answers with.
 
 use std::time::Duration;
 
@@ -15,6 +15,13 @@ pub enum ScriptedReply {
         status: u16,
         headers: Vec<(String, String)>,
         body: Value,
+    },
+    /// A body that is not JSON (an HTML error page, a proxy's plain text) with this status.
+    Text {
+        status: u16,
+        headers: Vec<(String, String)>,
+        content_type: String,
+        body: String,
     },
     /// `200 text/event-stream` with these frames, written in order.
     Stream {
@@ -136,6 +143,16 @@ impl ScriptedReply {
         }
     }
 
+    /// An HTML page with this status, as a proxy or a crashed server in front of the API sends.
+    pub fn html(status: u16, page: &str) -> Self {
+        Self::Text {
+            status,
+            headers: Vec::new(),
+            content_type: "text/html; charset=utf-8".to_owned(),
+            body: page.to_owned(),
+        }
+    }
+
     /// 429 with `Retry-After: retry_after` (seconds or an HTTP date).
     pub fn rate_limited(retry_after: &str) -> Self {
         Self::Json {
@@ -148,7 +165,9 @@ impl ScriptedReply {
     /// Adds a response header.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         match &mut self {
-            Self::Json { headers, .. } | Self::Stream { headers, .. } => {
+            Self::Json { headers, .. }
+            | Self::Text { headers, .. }
+            | Self::Stream { headers, .. } => {
                 headers.push((name.to_owned(), value.to_owned()));
             }
             Self::Hang => {}

@@ -192,6 +192,31 @@ async fn an_unreachable_server_is_unavailable() {
     assert!(!format!("{error:?}").contains(KEY));
 }
 
+#[tokio::test]
+async fn a_connection_failure_names_its_cause_without_the_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = jamey_providers::OpenAiCompatConfig::new(
+        format!("http://127.0.0.1:{port}/internal-route/api/v1"),
+        None,
+        vec![PRIMARY.to_owned()],
+    );
+    config.retry.base_delay = Duration::from_millis(1);
+    let client = OpenAiCompatClient::new(config).unwrap();
+
+    let error = client.complete(ask("hi")).await.unwrap_err();
+
+    let shown = error.to_string();
+    assert!(shown.contains("cannot connect"), "{shown}");
+    assert!(
+        !shown.contains(&port.to_string()) && !shown.contains("internal-route"),
+        "the URL is in the error: {shown}"
+    );
+}
+
 #[test]
 fn an_unusable_configuration_is_refused() {
     let no_models = jamey_providers::OpenAiCompatConfig::new("http://127.0.0.1:1/v1", None, vec![]);

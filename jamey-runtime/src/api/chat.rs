@@ -5,6 +5,7 @@
 use crate::api::ApiJson;
 use crate::error::ApiError;
 use crate::orchestrator::{ChatError, TurnOutcome, TurnRequest};
+use crate::request_scope::current_request_id;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -93,7 +94,7 @@ pub(crate) async fn start_streaming_turn(
     turn: TurnRequest,
 ) -> Result<(ChatEvent, impl Stream<Item = ChatEvent> + Send + 'static), ApiError> {
     let (first, rx, task) = start_turn(app, turn).await?;
-    Ok((first, events_then_error(rx, task)))
+    Ok((first, events_then_error(rx, task, current_request_id())))
 }
 
 /// Spawns the turn; returns its first event, the event channel and the task.
@@ -121,28 +122,36 @@ pub(crate) async fn start_turn(
     }
 }
 
+/// How a finished turn task ends a stream: its outcome, or the error (logged here, once) as the
+/// body sent to the client under `request_id`. A task that panicked is an internal error: the
+/// panic message goes to the log only.
+pub(crate) fn turn_result(
+    joined: Result<Result<TurnOutcome, ChatError>, tokio::task::JoinError>,
+    request_id: Option<String>,
+) -> Result<TurnOutcome, ErrorBody> {
+    let error = match joined {
+        Ok(Ok(outcome)) => return Ok(outcome),
+        Ok(Err(error)) => ApiError::from(error),
+        Err(e) => ApiError::Internal(format!("chat task failed: {e}")),
+    };
+    Err(error.into_stream_body(request_id))
+}
+
 /// The remaining events, then an `error` event if the turn failed.
 fn events_then_error(
     rx: mpsc::Receiver<ChatEvent>,
     task: JoinHandle<Result<TurnOutcome, ChatError>>,
+    request_id: Option<String>,
 ) -> impl Stream<Item = ChatEvent> + Send + 'static {
     let rest = tokio_stream_from(rx);
     let ending = stream::once(async move {
-        match task.await {
-            Ok(Ok(_)) => None,
-            Ok(Err(error)) => {
-                let api: ApiError = error.into();
-                let body = api.body();
-                Some(ChatEvent::Error {
-                    code: body.error.code.as_str().to_string(),
-                    message: body.error.message,
-                })
-            }
-            Err(e) => Some(ChatEvent::Error {
-                code: "internal".into(),
-                message: format!("chat task failed: {e}"),
-            }),
-        }
+        turn_result(task.await, request_id)
+            .err()
+            .map(|body| ChatEvent::Error {
+                code: body.error.code.as_str().to_string(),
+                message: body.error.message,
+                request_id: body.error.request_id,
+            })
     })
     .filter_map(|event| async move { event });
     rest.chain(ending)

@@ -4,10 +4,11 @@
 //! apply either way; when the client sends its own `tools`, those are offered instead and their
 //! calls are returned to the client, as OpenAI clients expect.
 
-use crate::api::chat::{run_whole_turn, start_turn, tokio_stream_from};
+use crate::api::chat::{run_whole_turn, start_turn, tokio_stream_from, turn_result};
 use crate::api::ApiJson;
 use crate::error::ApiError;
 use crate::orchestrator::{ChatError, ExternalHistory, TurnOutcome, TurnRequest};
+use crate::request_scope::current_request_id;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -265,6 +266,7 @@ pub(crate) async fn completions(
     }
 
     let (first, rx, task) = start_turn(&app, turn).await?;
+    let request_id = current_request_id();
     let chunk = {
         let id = id.clone();
         let name = name.clone();
@@ -288,8 +290,8 @@ pub(crate) async fn completions(
         });
     let ending = stream::once(async move {
         let mut tail = Vec::new();
-        match task.await {
-            Ok(Ok(outcome)) => {
+        match turn_result(task.await, request_id) {
+            Ok(outcome) => {
                 if !outcome.external_calls.is_empty() {
                     tail.push(chunk(
                         json!({"tool_calls": tool_calls_json(&outcome.external_calls)}),
@@ -304,14 +306,11 @@ pub(crate) async fn completions(
                     );
                 }
             }
-            Ok(Err(error)) => {
-                let api: ApiError = error.into();
-                tail.push(json!({"error": {"message": api.body().error.message,
-                                           "code": api.body().error.code.as_str()}}));
-            }
-            Err(e) => tail.push(
-                json!({"error": {"message": format!("chat task failed: {e}"), "code": "internal"}}),
-            ),
+            Err(body) => tail.push(json!({"error": {
+                "message": body.error.message,
+                "code": body.error.code.as_str(),
+                "request_id": body.error.request_id,
+            }})),
         }
         stream::iter(tail)
     })

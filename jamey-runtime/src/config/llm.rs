@@ -148,7 +148,7 @@ impl RawLlm {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ConfigError::Invalid {
                 key: "llm.base_url".into(),
-                value: base_url,
+                value: jamey_core::db::redact_url(&base_url),
                 allowed: "an http:// or https:// URL of an OpenAI-compatible API".into(),
             });
         }

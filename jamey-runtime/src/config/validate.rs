@@ -183,7 +183,7 @@ impl RawConfig {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::invalid(
                     "embedding.base_url",
-                    url,
+                    jamey_core::db::redact_url(url),
                     "an http:// or https:// URL",
                 ));
             }
@@ -323,14 +323,20 @@ impl Config {
         Ok((config, raw))
     }
 
-    /// The effective settings as JSON with secrets masked (the database password).
+    /// The effective settings as JSON with secrets masked: the password in the userinfo of
+    /// every URL (database, Redis, model provider, embedding server).
     pub fn masked(&self) -> serde_json::Value {
+        use jamey_core::db::redact_url;
         let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         if let Some(url) = &self.database.url {
-            value["database"]["url"] = jamey_core::memory::redact_url(url).into();
+            value["database"]["url"] = redact_url(url).into();
         }
         if let Some(url) = &self.cache.redis_url {
-            value["cache"]["redis_url"] = jamey_core::memory::redact_url(url).into();
+            value["cache"]["redis_url"] = redact_url(url).into();
+        }
+        value["llm"]["base_url"] = redact_url(&self.llm.base_url).into();
+        if let Some(url) = &self.embedding.base_url {
+            value["embedding"]["base_url"] = redact_url(url).into();
         }
         value
     }
@@ -493,6 +499,32 @@ mod tests {
         assert!(
             !text.contains("hunter2") && !text.contains("swordfish") && text.contains("[redacted]"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn masked_config_hides_passwords_in_the_model_and_embedding_urls() {
+        let mut config = Config::default();
+        config.llm.base_url = "https://proxy-user:llm-pass@llm.internal:8443/api/v1".into();
+        config.embedding.base_url = Some("http://embed:embed-pass@10.0.0.7:8080/v1".into());
+        let masked = config.masked();
+        assert_eq!(
+            masked["llm"]["base_url"],
+            "https://proxy-user:[redacted]@llm.internal:8443/api/v1"
+        );
+        assert_eq!(
+            masked["embedding"]["base_url"],
+            "http://embed:[redacted]@10.0.0.7:8080/v1"
+        );
+        let text = masked.to_string();
+        assert!(
+            !text.contains("llm-pass") && !text.contains("embed-pass"),
+            "{text}"
+        );
+        // A URL without a password is shown as it is.
+        assert_eq!(
+            Config::default().masked()["llm"]["base_url"],
+            Config::default().llm.base_url.as_str()
         );
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tower::ServiceExt;
 
-const MODEL: &str = "test/model";
+pub(crate) const MODEL: &str = "test/model";
 
 fn usage(cost: f64) -> ScriptedUsage {
     ScriptedUsage {
@@ -24,7 +24,7 @@ fn usage(cost: f64) -> ScriptedUsage {
     }
 }
 
-async fn twin(extra: &str) -> (TestHome, Router, ScriptedServer) {
+pub(crate) async fn twin(extra: &str) -> (TestHome, Router, ScriptedServer) {
     let server = ScriptedServer::start().await.unwrap();
     let home = TestHome::new();
     let config = format!(
@@ -35,7 +35,7 @@ async fn twin(extra: &str) -> (TestHome, Router, ScriptedServer) {
     (home, router(app), server)
 }
 
-fn owner_request(method: &str, uri: &str, body: Value) -> Request<Body> {
+pub(crate) fn owner_request(method: &str, uri: &str, body: Value) -> Request<Body> {
     let mut request = Request::builder()
         .method(method)
         .uri(uri)
@@ -53,12 +53,18 @@ fn owner_request(method: &str, uri: &str, body: Value) -> Request<Body> {
 
 /// Sends a streaming request and returns the SSE events as (event, data).
 async fn sse(router: &Router, uri: &str, body: Value) -> (StatusCode, Vec<(String, String)>) {
-    let response = router
-        .clone()
-        .oneshot(owner_request("POST", uri, body))
-        .await
-        .unwrap();
+    let (status, _, events) = sse_request(router, owner_request("POST", uri, body)).await;
+    (status, events)
+}
+
+/// Sends `request` and returns the status, the headers and the SSE events as (event, data).
+pub(crate) async fn sse_request(
+    router: &Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<(String, String)>) {
+    let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
@@ -84,7 +90,7 @@ async fn sse(router: &Router, uri: &str, body: Value) -> (StatusCode, Vec<(Strin
             events.push((name, data));
         }
     }
-    (status, events)
+    (status, headers, events)
 }
 
 fn system_prompt(request: &jamey_providers::scripted::RecordedRequest) -> String {

@@ -8,6 +8,7 @@ mod cache;
 mod chat;
 mod host;
 mod modules;
+mod provider_errors;
 mod routes;
 mod store_errors;
 mod support;
