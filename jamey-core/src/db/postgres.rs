@@ -112,6 +112,15 @@ impl PgDatabase {
         Ok(self.pool.get().await?)
     }
 
+    /// A further pooled connection for a caller that already holds one, only if it can be had
+    /// without waiting. Waiting would be hold-and-wait: with as many such callers as the pool
+    /// has connections, each would hold one and wait for another forever.
+    pub async fn extra_client(&self) -> Option<Object> {
+        let mut timeouts = self.pool.timeouts();
+        timeouts.wait = Some(std::time::Duration::ZERO);
+        self.pool.timeout_get(&timeouts).await.ok()
+    }
+
     /// The schema lock on a connection of its own, for a store's schema work after connect.
     /// Closing that connection releases the lock, so a dropped guard never leaves it held.
     pub async fn migration_lock(&self) -> Result<MigrationLock, DbError> {

@@ -165,3 +165,50 @@ async fn other_database_errors_are_internal() {
     assert!(!err.is_client_error() && !err.is_retryable(), "{err}");
     assert_eq!(database_error(&err).kind(), DbErrorKind::Internal);
 }
+
+/// Hybrid search counts terms and queries vectors on two connections at once. More concurrent
+/// hybrid searches than the pool has connections must all finish: a search that held one
+/// connection and waited for a second would deadlock with the others (each holding one). The
+/// bound is a deadlock detector, not a speed check: each search takes milliseconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_concurrent_hybrid_searches_than_connections_all_finish() {
+    let Some(url) = fresh_database().await else {
+        return;
+    };
+    let mut config = PgStoreConfig::new(url);
+    config.pool_size = 2;
+    let store = std::sync::Arc::new(PgMemoryStore::connect(&config, &identity()).await.unwrap());
+    for i in 0..20 {
+        store
+            .insert(record(
+                &format!("locker {i} holds the blue umbrella"),
+                vector(i, 0.1),
+            ))
+            .await
+            .unwrap();
+    }
+    let searches = (0..16).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .search(&jamey_core::memory::StoreSearch {
+                    text: "blue umbrella".into(),
+                    embedding: vector(i, 0.1),
+                    mode: jamey_protocol::SearchMode::Hybrid,
+                    filter: Default::default(),
+                    limit: 5,
+                    keyword_weight: None,
+                })
+                .await
+        })
+    });
+    let results = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures::future::join_all(searches),
+    )
+    .await
+    .expect("concurrent hybrid searches deadlocked on the connection pool");
+    for result in results {
+        assert_eq!(result.unwrap().unwrap().len(), 5);
+    }
+}

@@ -49,18 +49,23 @@ impl PgMemoryStore {
         let client = self.db.client().await?;
         let hybrid_pool = (search.limit * 3).clamp(30, 300);
 
-        // Hybrid: the vector query runs on a second connection while the terms are counted.
-        let (plan, vector_hits) = match (search.mode, &embedding) {
-            (SearchMode::Hybrid, Some(embedding)) if !terms.is_empty() => {
-                let second = self.db.client().await?;
+        // Hybrid: the vector query runs on a second connection while the terms are counted, when
+        // the pool has one free at once; under load it runs after them on this connection.
+        let second = match (search.mode, &embedding) {
+            (SearchMode::Hybrid, Some(_)) if !terms.is_empty() => self.db.extra_client().await,
+            _ => None,
+        };
+        let (plan, vector_hits) = match (&second, &embedding) {
+            (Some(second), Some(embedding)) => {
                 let (plan, hits) = tokio::try_join!(
                     self.keyword_plan(&client, &terms, search.mode),
-                    self.vector_candidates(&second, embedding, &terms, &search.filter, hybrid_pool),
+                    self.vector_candidates(second, embedding, &terms, &search.filter, hybrid_pool),
                 )?;
                 (plan, Some(hits))
             }
             _ => (self.keyword_plan(&client, &terms, search.mode).await?, None),
         };
+        drop(second);
         let (weighted, distinctive) = plan;
         let or_terms: Vec<&str> = distinctive.iter().map(|i| terms[*i].as_str()).collect();
 
