@@ -203,15 +203,8 @@ impl RawCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_env as env;
     use crate::config::{ConfigOverrides, RawConfig};
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn jamey_redis_url_selects_two_tiers_and_cache_ttls_reload_live() {

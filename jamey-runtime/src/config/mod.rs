@@ -79,3 +79,12 @@ fn range(
         )),
     }
 }
+
+/// A variable map for tests of the environment layer.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

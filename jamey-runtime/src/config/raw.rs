@@ -140,13 +140,7 @@ impl RawConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_env as env;
 
     /// The runtime reads exactly the shared list: each config variable lands on its key in the
     /// effective settings (what `GET /v1/config` and, offline, `jamey config show` report).

@@ -388,14 +388,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_env as env;
     use crate::config::ConfigOverrides;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn the_init_template_parses_to_the_defaults() {
