@@ -15,6 +15,7 @@ use jamey_core::secrets::{
 };
 use jamey_protocol::settings::{self, Setting, SETTING_VARIABLES};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::daemon::{self, RuntimeProcess};
 use crate::prompt;
@@ -170,10 +171,13 @@ pub(crate) fn run(home: &JameyHome, command: &SecretCommand, json: bool) -> anyh
                 secrets: manager
                     .list(&runtime_secrets())?
                     .into_iter()
-                    .map(|SecretListing { name, backends }| ListedSecret {
-                        backend: backends[0],
-                        name,
-                        backends,
+                    .filter_map(|SecretListing { name, backends }| {
+                        let backend = *backends.first()?;
+                        Some(ListedSecret {
+                            backend,
+                            name,
+                            backends,
+                        })
                     })
                     .collect(),
             };
@@ -229,7 +233,9 @@ fn read_value(name: &str) -> anyhow::Result<Secret> {
     let value = if io::stdin().is_terminal() {
         prompt::hidden(&format!("Value of {name} (not shown): "))?
     } else {
-        let mut text = String::new();
+        // Room for any real key up front, so reading does not reallocate and leave copies of
+        // the value behind; whatever buffer is left over is zeroed when dropped.
+        let mut text = Zeroizing::new(String::with_capacity(8192));
         io::stdin()
             .read_to_string(&mut text)
             .context("cannot read the value from stdin")?;
@@ -239,7 +245,7 @@ fn read_value(name: &str) -> anyhow::Result<Secret> {
             .unwrap_or(&text)
             .len();
         text.truncate(trimmed);
-        Secret::from(text)
+        Secret::from(std::mem::take(&mut *text))
     };
     if value.is_empty() {
         bail!("no value given for {name}: type it at the prompt or pipe it on stdin");
