@@ -33,7 +33,12 @@ pub enum TurnOutcome {
     /// `done`: the answer is complete; usage, cost and model are known.
     Done,
     /// `error`: the runtime ended the turn; what was said is stored, marked incomplete.
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+        /// The runtime's request id, under which its log has the details.
+        request_id: Option<String>,
+    },
     /// The stream broke (or the runtime could not be reached) before the turn ended.
     Broken { message: String },
     /// The user cancelled; dropping the stream cancels the turn in the runtime.
@@ -45,7 +50,14 @@ impl TurnOutcome {
     pub fn problem(&self) -> Option<String> {
         match self {
             Self::Done => None,
-            Self::Failed { code, message } => Some(format!("{message} ({code})")),
+            Self::Failed {
+                code,
+                message,
+                request_id,
+            } => Some(match request_id {
+                Some(id) => format!("{message} ({code}, request {id})"),
+                None => format!("{message} ({code})"),
+            }),
             Self::Broken { message } => Some(message.clone()),
             Self::Cancelled => Some("cancelled".into()),
         }
@@ -168,9 +180,15 @@ impl Turn {
                 self.cost_usd = cost_usd;
                 self.end(TurnOutcome::Done)
             }
-            ChatEvent::Error { code, message, .. } => {
-                self.end(TurnOutcome::Failed { code, message })
-            }
+            ChatEvent::Error {
+                code,
+                message,
+                request_id,
+            } => self.end(TurnOutcome::Failed {
+                code,
+                message,
+                request_id,
+            }),
         }
     }
 
@@ -418,12 +436,22 @@ mod tests {
         let failed = TurnOutcome::Failed {
             code: "upstream_unavailable".into(),
             message: "the model is down".into(),
+            request_id: None,
         };
         assert_eq!(ended, TurnUpdate::Ended(failed.clone()));
         assert_eq!(turn.outcome(), Some(&failed));
         assert_eq!(
             failed.problem().as_deref(),
             Some("the model is down (upstream_unavailable)")
+        );
+        let with_id = TurnOutcome::Failed {
+            code: "internal".into(),
+            message: "internal error".into(),
+            request_id: Some("r-42".into()),
+        };
+        assert_eq!(
+            with_id.problem().as_deref(),
+            Some("internal error (internal, request r-42)")
         );
         assert_eq!(turn.reply(), "Partial");
         assert_eq!(turn.session_id(), Some("s-2"));

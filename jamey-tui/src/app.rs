@@ -429,9 +429,17 @@ impl App {
                 self.status.cost_usd += turn.cost_usd();
                 self.status.connection = Connection::Connected;
             }
-            TurnOutcome::Failed { code, message } => {
+            TurnOutcome::Failed {
+                code,
+                message,
+                request_id,
+            } => {
                 self.finish_answer(AnswerState::Incomplete);
-                self.notice(true, &format!("{code}: {message}"));
+                let notice = match request_id {
+                    Some(id) => format!("{code}: {message} (request {id})"),
+                    None => format!("{code}: {message}"),
+                };
+                self.notice(true, &notice);
             }
             // The failure itself is reported by whoever saw the stream break.
             TurnOutcome::Broken { .. } => self.finish_answer(AnswerState::Incomplete),
