@@ -391,6 +391,7 @@ fn error_from_body(status: StatusCode, retry_after_secs: Option<u64>, bytes: &[u
             message: body.error.message,
             field: body.error.field,
             retry_after_secs,
+            request_id: body.error.request_id,
         },
         Err(_) => ClientError::UnexpectedResponse {
             status: status.as_u16(),

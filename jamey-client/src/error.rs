@@ -36,7 +36,7 @@ pub enum ClientError {
     #[error("cannot reach the runtime at {url}: {reason}")]
     Transport { url: String, reason: String },
     /// The runtime answered with the SPEC's error body.
-    #[error("{}", api_message(*.status, *.code, message, field.as_deref()))]
+    #[error("{}", api_message(*.status, *.code, message, field.as_deref(), request_id.as_deref()))]
     Api {
         status: u16,
         code: ErrorCode,
@@ -45,14 +45,22 @@ pub enum ClientError {
         field: Option<String>,
         /// Seconds to wait, for `rate_limited`.
         retry_after_secs: Option<u64>,
+        /// The runtime's request id, under which its log has the details of a 5xx.
+        request_id: Option<String>,
     },
     /// The runtime answered something that is not what the API promises.
     #[error("unexpected answer from the runtime ({status}): {reason}")]
     UnexpectedResponse { status: u16, reason: String },
 }
 
-fn api_message(status: u16, code: ErrorCode, message: &str, field: Option<&str>) -> String {
-    match code {
+fn api_message(
+    status: u16,
+    code: ErrorCode,
+    message: &str,
+    field: Option<&str>,
+    request_id: Option<&str>,
+) -> String {
+    let line = match code {
         ErrorCode::Unauthenticated => {
             format!("certificate rejected ({message}): run `jamey init`")
         }
@@ -62,6 +70,11 @@ fn api_message(status: u16, code: ErrorCode, message: &str, field: Option<&str>)
             Some(field) if !message.contains(field) => format!("{field}: {message}"),
             _ => message.to_string(),
         },
+    };
+    // A 5xx body is a fixed message; the id finds its details in the runtime's log.
+    match request_id {
+        Some(id) if status >= 500 => format!("{line} (request {id})"),
+        _ => line,
     }
 }
 
@@ -180,6 +193,7 @@ mod tests {
             message: "client certificate `owner` has been revoked".into(),
             field: None,
             retry_after_secs: None,
+            request_id: None,
         };
         assert_eq!(
             err.to_string(),
@@ -191,8 +205,21 @@ mod tests {
             message: "must not be empty".into(),
             field: Some("content".into()),
             retry_after_secs: None,
+            request_id: Some("r-1".into()),
         };
         assert_eq!(err.to_string(), "content: must not be empty");
+        let upstream = ClientError::Api {
+            status: 502,
+            code: ErrorCode::UpstreamError,
+            message: "the model provider failed; retry later".into(),
+            field: None,
+            retry_after_secs: None,
+            request_id: Some("r-2".into()),
+        };
+        assert_eq!(
+            upstream.to_string(),
+            "the model provider failed; retry later (request r-2)"
+        );
         assert_eq!(err.code(), Some(ErrorCode::InvalidField));
         let not_running = ClientError::NotRunning {
             url: "https://127.0.0.1:3000".into(),

@@ -242,7 +242,7 @@ pub fn build_orchestrator(
         .context("the [llm] settings")?;
     if api_key.is_none() && config.llm.api_key_required {
         tracing::warn!(
-            base_url = %config.llm.base_url,
+            base_url = %jamey_core::memory::redact_url(&config.llm.base_url),
             "{}; until then chat is refused",
             orchestrator::UNCONFIGURED_MESSAGE
         );
