@@ -208,6 +208,10 @@ pub enum ChatEvent {
         output: String,
         is_error: bool,
     },
+    /// A tool call waits for the user's decision (`POST /v1/approvals/{id}`).
+    ApprovalRequired(crate::tools::Approval),
+    /// The decision on an approval the turn waited for: `approve`, `deny` or `expired`.
+    ApprovalResolved(crate::tools::ApprovalResolved),
     /// The turn is complete; always last unless an `error` ends it.
     Done {
         session_id: String,
@@ -234,6 +238,8 @@ impl ChatEvent {
             Self::Token { .. } => "token",
             Self::ToolCall { .. } => "tool_call",
             Self::ToolResult { .. } => "tool_result",
+            Self::ApprovalRequired(_) => "approval_required",
+            Self::ApprovalResolved(_) => "approval_resolved",
             Self::Done { .. } => "done",
             Self::Error { .. } => "error",
         }
@@ -250,6 +256,13 @@ pub struct ToolDescription {
     pub parameters: serde_json::Value,
     /// `allow`, `ask` or `deny`.
     pub permission: String,
+    /// `builtin`, or `mcp:<server>` for a tool an MCP server offers.
+    #[serde(default = "builtin_source")]
+    pub source: String,
+}
+
+fn builtin_source() -> String {
+    "builtin".into()
 }
 
 #[cfg(test)]

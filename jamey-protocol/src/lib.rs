@@ -9,6 +9,7 @@ pub mod home;
 pub mod host;
 pub mod memory;
 pub mod settings;
+pub mod tools;
 
 pub use chat::{
     ChatEvent, ChatMessage, ChatReply, ChatRequest, MessagePage, MessageStatus, Role,
@@ -22,4 +23,8 @@ pub use host::{
 pub use memory::{
     Memory, MemoryFilter, MemoryId, MemoryPage, MemoryPatch, NewMemory, NewMemoryBatch,
     NewMemoryIds, ScoredMemory, SearchMode, SearchRequest, SearchResponse,
+};
+pub use tools::{
+    Approval, ApprovalList, ApprovalResolved, CallDecision, Decision, DecisionRequest,
+    InvokeRequest, InvokeResponse, Permission, Remember, ToolCallEntry, ToolCallPage, ToolList,
 };

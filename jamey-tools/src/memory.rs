@@ -1,7 +1,7 @@
 //! The memory tools: `memory_search` lets the model look things up, `memory_save` lets it
 //! remember on purpose.
 
-use crate::{Tool, ToolError};
+use crate::{CallContext, Permission, Tool, ToolError};
 use async_trait::async_trait;
 use jamey_core::Memories;
 use jamey_protocol::{NewMemory, SearchMode, SearchRequest};
@@ -48,11 +48,20 @@ impl Tool for MemorySearch {
          memories with their ids, newest facts first when equally relevant."
     }
 
-    async fn call(&self, args: MemorySearchArgs) -> Result<String, ToolError> {
+    fn default_permission(&self) -> Permission {
+        Permission::Allow
+    }
+
+    async fn call(
+        &self,
+        args: MemorySearchArgs,
+        _context: &CallContext,
+    ) -> Result<String, ToolError> {
         let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
             return Err(ToolError::InvalidArguments {
                 tool: self.name().into(),
+                field: Some("limit".into()),
                 reason: format!("limit must be from 1 to {MAX_LIMIT}, got {limit}"),
             });
         }
@@ -118,17 +127,18 @@ impl Tool for MemorySave {
          conversations. Use a self-contained sentence."
     }
 
-    async fn call(&self, args: MemorySaveArgs) -> Result<String, ToolError> {
+    fn default_permission(&self) -> Permission {
+        Permission::Allow
+    }
+
+    async fn call(&self, args: MemorySaveArgs, _context: &CallContext) -> Result<String, ToolError> {
         let mut memory = NewMemory::from_content(args.content);
         memory.tags = args.tags.unwrap_or_default();
         memory.kind = Some("fact".into());
         memory.metadata = Some(serde_json::json!({"source": "memory_save"}));
         let stored = self.memories.add(memory).await.map_err(|e| {
             if e.is_client_error() {
-                ToolError::InvalidArguments {
-                    tool: self.name().into(),
-                    reason: e.to_string(),
-                }
+                ToolError::invalid(self.name(), e.to_string())
             } else {
                 ToolError::Failed(e.to_string())
             }
