@@ -2,8 +2,10 @@
 //! settings that make every acknowledged write durable, and the schema each gets from
 //! `migrations/sqlite/`, versioned by `PRAGMA user_version`.
 
+use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a statement waits for a lock held by another connection before failing.
@@ -16,6 +18,8 @@ pub enum SqliteFile {
     Memories,
     /// `conversations.sqlite3`: sessions, messages, checkpoints and the cost ledger.
     Conversations,
+    /// `tools.sqlite3`: tool-call approvals and the audit trail of every call.
+    Tools,
 }
 
 impl SqliteFile {
@@ -23,6 +27,7 @@ impl SqliteFile {
         match self {
             Self::Memories => "memories.sqlite3",
             Self::Conversations => "conversations.sqlite3",
+            Self::Tools => "tools.sqlite3",
         }
     }
 
@@ -39,6 +44,7 @@ impl SqliteFile {
             Self::Conversations => &[include_str!(
                 "../../../migrations/sqlite/conversations-1.sql"
             )],
+            Self::Tools => &[include_str!("../../../migrations/sqlite/tools-1.sql")],
         }
     }
 
@@ -46,6 +52,7 @@ impl SqliteFile {
         match self {
             Self::Memories => "embedded memory store",
             Self::Conversations => "embedded conversation store",
+            Self::Tools => "embedded tool store",
         }
     }
 }
@@ -53,6 +60,12 @@ impl SqliteFile {
 /// Opening or migrating an SQLite file failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SqliteError {
+    /// The store directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The file could not be opened or created.
     #[error("cannot open {path}: {source}")]
     Open {
@@ -82,6 +95,60 @@ pub enum SqliteError {
     /// Any other SQLite failure while setting up the connection.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// The blocking task running a statement panicked or was cancelled.
+    #[error("the task running an SQLite statement failed: {0}")]
+    Task(String),
+}
+
+/// The writer connection of one SQLite file, shared by the stores that live in it (clones share
+/// it). Work runs on tokio's blocking threads, one call at a time, so each call is atomic with
+/// respect to every other store on the same file.
+#[derive(Clone)]
+pub struct SharedConnection {
+    connection: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SharedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedConnection")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedConnection {
+    /// Opens (creating `dir` and the file if needed) the writer of `file` in `dir`, its schema
+    /// up to date (see [`open_writer`]).
+    pub fn open(dir: &Path, file: SqliteFile) -> Result<Self, SqliteError> {
+        std::fs::create_dir_all(dir).map_err(|source| SqliteError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let connection = open_writer(dir, file)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            path: file.path(dir),
+        })
+    }
+
+    /// The file this connection writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the connection on a blocking thread.
+    pub(crate) async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<SqliteError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || work(&mut connection.lock()))
+            .await
+            .map_err(|e| E::from(SqliteError::Task(e.to_string())))?
+    }
 }
 
 /// Opens (creating if needed) the connection that performs every write to `file` in `dir`, and
