@@ -11,6 +11,7 @@ mod startup;
 mod stats;
 mod store;
 mod synthetic;
+mod tools;
 
 use clap::{Parser, Subcommand};
 
@@ -44,6 +45,8 @@ enum Command {
     /// Turn overhead, relay per chunk and concurrent streamed chats of a real runtime in front
     /// of a scripted model server.
     Chat(chat::ChatArgs),
+    /// What the tool path (registry, policy, validation, audit row) adds to a no-op call.
+    Tools(tools::ToolsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,5 +60,6 @@ fn main() -> anyhow::Result<()> {
         Command::Cache(args) => cache::run(args),
         Command::Llm(args) => llm::run(args),
         Command::Chat(args) => chat::run(args),
+        Command::Tools(args) => tools::run(args),
     }
 }

@@ -41,6 +41,11 @@ pub enum ErrorCode {
     BudgetExceeded,
     /// The model provider needs an API key and none is configured; nothing was sent upstream.
     LlmUnconfigured,
+    /// A tool call was denied: by the permission policy, by the user, or because nobody
+    /// decided in time.
+    ToolDenied,
+    /// The request conflicts with the current state (an approval decided twice).
+    Conflict,
     /// A failure on our side; details are in the server log, not the response.
     Internal,
 }
@@ -67,6 +72,8 @@ impl ErrorCode {
             Self::UnknownModel => "unknown_model",
             Self::BudgetExceeded => "budget_exceeded",
             Self::LlmUnconfigured => "llm_unconfigured",
+            Self::ToolDenied => "tool_denied",
+            Self::Conflict => "conflict",
             Self::Internal => "internal",
         }
     }

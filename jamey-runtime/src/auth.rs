@@ -2,7 +2,8 @@
 //! from our CA (verified by rustls during the handshake), or a bearer token from
 //! `jamey token create`. A request with a valid certificate ignores any `Authorization` header.
 //! Revocations in `credentials.json` apply without a restart (`CredentialsCache`). The rate
-//! limit is checked here too, once the caller is known.
+//! limit is checked here too, once the caller is known, and the caller's tool scope is attached
+//! beside it.
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -11,6 +12,8 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
+use jamey_tools::ToolScope;
+use std::sync::Arc;
 
 /// The transport's facts about a connection, which authentication reads.
 pub use crate::caller::{ClientCert, ConnectionInfo};
@@ -21,10 +24,11 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let caller = identify(&app, &request)?;
+    let (caller, scope) = identify(&app, &request)?;
     tracing::Span::current().record("caller", tracing::field::display(&caller));
     check_rate(&app, &caller)?;
     request.extensions_mut().insert(caller);
+    request.extensions_mut().insert(scope);
     Ok(next.run(request).await)
 }
 
@@ -36,7 +40,17 @@ fn check_rate(app: &AppState, caller: &Caller) -> Result<(), ApiError> {
         .map_err(|retry_after| ApiError::RateLimited { retry_after })
 }
 
-fn identify(app: &AppState, request: &Request) -> Result<Caller, ApiError> {
+/// The tools a token or tool certificate may use: those it was created for (`--tools`), else
+/// the `allow` ones.
+fn scope_of(tools: Option<Vec<String>>) -> ToolScope {
+    match tools {
+        Some(tools) => ToolScope::Only(Arc::new(tools.into_iter().collect())),
+        None => ToolScope::AllowedOnly,
+    }
+}
+
+/// The caller and the tools it may use (every tool for the owner).
+fn identify(app: &AppState, request: &Request) -> Result<(Caller, ToolScope), ApiError> {
     let credentials = app.credentials.current();
     if let Some(cert) = request
         .extensions()
@@ -49,11 +63,15 @@ fn identify(app: &AppState, request: &Request) -> Result<Caller, ApiError> {
                 cert.name
             )));
         }
-        return Ok(if cert.name == jamey_core::pki::OWNER_CLIENT_NAME {
-            Caller::Owner
-        } else {
-            Caller::Certificate(cert.name.clone())
-        });
+        if cert.name == jamey_core::pki::OWNER_CLIENT_NAME {
+            return Ok((Caller::Owner, ToolScope::All));
+        }
+        // A certificate signed by our CA but not in the file (issued by hand) gets the
+        // `allow` tools only.
+        let tools = credentials
+            .verify_cert(&cert.fingerprint)
+            .and_then(|verified| verified.tools);
+        return Ok((Caller::Certificate(cert.name.clone()), scope_of(tools)));
     }
     let header = request
         .headers()
@@ -71,7 +89,7 @@ fn identify(app: &AppState, request: &Request) -> Result<Caller, ApiError> {
             ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
         })?;
     credentials
-        .verify_token(token.trim())
-        .map(Caller::Token)
+        .verify_scoped_token(token.trim())
+        .map(|verified| (Caller::Token(verified.name), scope_of(verified.tools)))
         .ok_or_else(|| ApiError::Unauthenticated("the bearer token is unknown or revoked".into()))
 }

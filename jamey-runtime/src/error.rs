@@ -77,6 +77,10 @@ pub enum ApiError {
     },
     /// A spending limit would be exceeded.
     BudgetExceeded(String),
+    /// A tool call was denied (policy, user, expiry).
+    ToolDenied(String),
+    /// The state changed already (an approval decided before).
+    StateConflict(String),
     /// Our fault. The detail is logged, never sent.
     Internal(String),
 }
@@ -161,6 +165,13 @@ impl ApiError {
                 m.clone(),
                 None,
             ),
+            Self::ToolDenied(m) => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::ToolDenied,
+                m.clone(),
+                None,
+            ),
+            Self::StateConflict(m) => (StatusCode::CONFLICT, ErrorCode::Conflict, m.clone(), None),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
@@ -493,7 +504,7 @@ impl From<jamey_tools::HostError> for ApiError {
                 message: e.to_string(),
             },
             e @ HostError::NotFound(_) => Self::NotFound(e.to_string()),
-            e @ (HostError::NotOwner
+            e @ (HostError::OtherUser { .. }
             | HostError::InitProcess
             | HostError::RuntimeProcess(_)
             | HostError::PermissionDenied { .. }) => Self::Forbidden(e.to_string()),

@@ -17,14 +17,17 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod tools;
 
 pub use environment::Environment;
 
 use anyhow::Context;
 use config::{Config, RawConfig, Settings};
+use jamey_core::approvals::{ApprovalStore, PgApprovalStore, SqliteApprovalStore};
+use jamey_core::audit::{PgToolCallLog, SqliteToolCallLog, ToolCallLog};
 use jamey_core::cache::HybridCache;
 use jamey_core::conversation::{ConversationStore, PgConversationStore, SqliteConversationStore};
-use jamey_core::db::PgDatabase;
+use jamey_core::db::{PgDatabase, SharedConnection, SqliteFile};
 use jamey_core::embedding::{
     BundledEmbedder, Embedder, LocalBertEmbedder, RemoteEmbedder, RemoteEmbedderConfig,
 };
@@ -83,11 +86,14 @@ pub fn open_embedder(
     Ok(Arc::new(BundledEmbedder::load()?))
 }
 
-/// The stores the configuration names: memories and conversations, side by side.
+/// The stores the configuration names: memories, conversations, approvals and the audit
+/// trail of tool calls, side by side on one backend.
 #[derive(Debug, Clone)]
 pub struct Stores {
     pub memories: Arc<dyn MemoryStore>,
     pub conversations: Arc<dyn ConversationStore>,
+    pub approvals: Arc<dyn ApprovalStore>,
+    pub tool_calls: Arc<dyn ToolCallLog>,
 }
 
 /// Opens the stores the configuration names: PostgreSQL when a database URL is set, else the
@@ -109,10 +115,11 @@ pub async fn open_store(
             let store = PgMemoryStore::open(db.clone(), &pg, embedder.identity())
                 .await
                 .with_context(|| format!("database {}", jamey_core::memory::redact_url(url)))?;
-            let conversations = PgConversationStore::new(db);
             Stores {
                 memories: Arc::new(store),
-                conversations: Arc::new(conversations),
+                conversations: Arc::new(PgConversationStore::new(db.clone())),
+                approvals: Arc::new(PgApprovalStore::new(db.clone())),
+                tool_calls: Arc::new(PgToolCallLog::new(db)),
             }
         }
         None => {
@@ -120,19 +127,22 @@ pub async fn open_store(
             embedded.keyword_weight = config.search.keyword_weight;
             let identity = embedder.identity().clone();
             let dir = home.embedded_store_dir();
-            let (store, conversations) = tokio::task::spawn_blocking(move || {
+            tokio::task::spawn_blocking(move || {
                 let store = EmbeddedMemoryStore::open(&embedded, &identity)?;
                 let conversations = SqliteConversationStore::open(&dir)?;
-                anyhow::Ok((store, conversations))
+                // Approvals and the audit trail share one connection to `tools.sqlite3`.
+                let tools_db = SharedConnection::open(&dir, SqliteFile::Tools)?;
+                let approvals = SqliteApprovalStore::on(tools_db.clone());
+                let tool_calls = SqliteToolCallLog::on(tools_db);
+                anyhow::Ok(Stores {
+                    memories: Arc::new(store),
+                    conversations: Arc::new(conversations),
+                    approvals: Arc::new(approvals),
+                    tool_calls: Arc::new(tool_calls),
+                })
             })
             .await?
-            .with_context(|| {
-                format!("embedded store in {}", home.embedded_store_dir().display())
-            })?;
-            Stores {
-                memories: Arc::new(store),
-                conversations: Arc::new(conversations),
-            }
+            .with_context(|| format!("embedded store in {}", home.embedded_store_dir().display()))?
         }
     };
     Ok(stores)
@@ -209,32 +219,63 @@ pub async fn build_state(
     let memories = Memories::new(stores.memories, embedder, limits).with_cache(Arc::new(cache));
     let settings = Arc::new(Settings::new(raw, config.clone(), env.terminal));
     let metrics = metrics::Metrics::new()?;
+    let started_at = Instant::now();
+    let toolbox = tools::build(
+        &config,
+        tools::ToolSources {
+            memories: memories.clone(),
+            approvals: stores.approvals,
+            tool_calls: stores.tool_calls,
+            facts: runtime_facts(memories.clone(), started_at),
+            config: masked_config(settings.clone()),
+            instance: config.listen.to_string(),
+        },
+        metrics.registry(),
+    )?;
     let orchestrator = build_orchestrator(
         &config,
         llm_api_key,
         stores.conversations,
         memories.clone(),
+        toolbox.runner.clone(),
         settings.clone(),
         &metrics,
     )?;
     Ok(AppState {
         memories,
         orchestrator,
+        toolbox,
         settings,
         credentials: Arc::new(credentials),
         rate_limits: Arc::new(RwLock::new(rate_limits)),
         metrics,
-        started_at: Instant::now(),
+        started_at,
         log_reload,
     })
 }
 
-/// The orchestrator with the `[llm]` provider and the built-in tools under `[tools]`.
+/// What `system_info` says about the runtime, read at each call.
+fn runtime_facts(memories: Memories, started_at: Instant) -> jamey_tools::host::FactsSource {
+    Arc::new(move || jamey_tools::host::RuntimeFacts {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_secs: started_at.elapsed().as_secs(),
+        store: memories.store().backend().to_string(),
+        embedder: memories.embedder().identity().to_string(),
+    })
+}
+
+/// What `config_get` shows: the effective configuration, secrets masked.
+fn masked_config(settings: Arc<Settings>) -> jamey_tools::host::ConfigSource {
+    Arc::new(move || settings.current().masked())
+}
+
+/// The orchestrator with the `[llm]` provider and the tools.
 pub fn build_orchestrator(
     config: &Config,
     api_key: Option<Secret>,
     conversations: Arc<dyn ConversationStore>,
     memories: Memories,
+    tools: Arc<jamey_tools::ToolRunner>,
     settings: Arc<Settings>,
     metrics: &metrics::Metrics,
 ) -> anyhow::Result<Arc<orchestrator::Orchestrator>> {
@@ -247,25 +288,13 @@ pub fn build_orchestrator(
             orchestrator::UNCONFIGURED_MESSAGE
         );
     }
-    let mut tools = jamey_tools::ToolRegistry::new(jamey_tools::ToolLimits {
-        timeout: std::time::Duration::from_secs(config.tools.timeout_secs),
-        max_output_bytes: config.tools.max_output_bytes,
-    });
-    tools
-        .register(jamey_tools::MemorySearch::new(memories.clone()))
-        .register(jamey_tools::MemorySave::new(memories.clone()));
-    for (tool, permission) in &config.tools.permissions {
-        if let Ok(permission) = permission.parse() {
-            tools.set_permission(tool.clone(), permission);
-        }
-    }
     let llm_metrics = orchestrator::LlmMetrics::register(metrics.registry())?;
     Ok(Arc::new(orchestrator::Orchestrator::new(
         provider,
         api_key,
         conversations,
         memories,
-        Arc::new(tools),
+        tools,
         settings,
         llm_metrics,
     )))

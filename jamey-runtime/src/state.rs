@@ -1,4 +1,4 @@
-//! `AppState`: what every handler shares — the memory subsystem, the orchestrator, the settings,
+//! `AppState`: what every handler shares — the memory subsystem, the orchestrator, the tools, the settings,
 //! credentials, limits and metrics — and how a new configuration is put into effect.
 
 use crate::config::{Config, Settings};
@@ -15,6 +15,8 @@ use std::time::Instant;
 pub struct AppState {
     pub memories: Memories,
     pub orchestrator: Arc<crate::orchestrator::Orchestrator>,
+    /// The tool runner every call goes through, and the approval gate decisions go to.
+    pub toolbox: crate::tools::Toolbox,
     pub settings: Arc<Settings>,
     pub credentials: Arc<CredentialsCache>,
     pub rate_limits: Arc<RwLock<RateLimits>>,
@@ -76,6 +78,10 @@ impl AppState {
                     tracing::warn!(%error, "cannot apply the new LLM settings; the old ones stay")
                 }
             }
+        }
+        if old.tools != new.tools {
+            crate::tools::apply(&self.toolbox, new);
+            tracing::info!("tool permissions and limits changed");
         }
         let restart = old.restart_needed(new);
         if !restart.is_empty() {

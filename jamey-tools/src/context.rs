@@ -48,7 +48,7 @@ impl ToolScope {
 /// Everything a call carries besides its arguments.
 #[derive(Debug, Clone)]
 pub struct CallContext {
-    /// The audit row's id, chosen before the call runs.
+    /// The audit row's id; the runner gives every call a fresh one.
     pub call_id: uuid::Uuid,
     pub caller: Caller,
     pub scope: ToolScope,

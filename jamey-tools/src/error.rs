@@ -36,6 +36,9 @@ pub enum ToolError {
     /// Whoever asked is gone; the work was stopped.
     #[error("the call of `{0}` was cancelled")]
     Cancelled(String),
+    /// A host operation did not happen (the host rules, or the operating system).
+    #[error("{0}")]
+    Host(#[from] crate::HostError),
     /// The tool ran and failed; the text says why.
     #[error("{0}")]
     Failed(String),
@@ -62,7 +65,8 @@ impl ToolError {
             | Self::InvalidArguments { .. }
             | Self::OutOfScope { .. }
             | Self::Refused(_) => Some(CallDecision::Refused),
-            Self::Timeout { .. } | Self::Cancelled(_) | Self::Failed(_) => None,
+            Self::Host(host) if host.is_rule() => Some(CallDecision::Refused),
+            Self::Host(_) | Self::Timeout { .. } | Self::Cancelled(_) | Self::Failed(_) => None,
         }
     }
 }

@@ -1,24 +1,32 @@
-//! Tools the twin can use while answering: the `Tool` trait, a `ToolRegistry` that validates
-//! arguments against each tool's JSON Schema (generated with schemars), applies a permission
-//! policy per tool, and runs calls concurrently with a timeout and an output limit each.
-//! Built-in tools: `memory_search` and `memory_save`. `host` holds the host operations (system
-//! information, processes and killing them under the host rules) that the runtime's host routes
-//! call. `Caller` says who asked.
+//! Tools the twin acts through. `Tool` (typed arguments, schema from schemars) and `DynamicTool`
+//! (name and schema known at run time, such as an MCP server's) sit behind one `ToolRegistry`
+//! with a permission per tool; `ToolRunner` is the one path every call takes: scope, arguments,
+//! permission, an approval for `ask` calls (`approvals`), the run under a deadline and a
+//! cancellation signal (`CallContext`), and the audit row with secrets masked (`mask`).
+//! Built-in tools: the memory tools and the host tools (`host`: system information, processes,
+//! killing one under the host rules, the configuration).
 
+pub mod approvals;
 mod caller;
 mod context;
 mod error;
 pub mod host;
+pub mod mask;
 mod memory;
 mod registry;
+mod runner;
+#[cfg(test)]
+mod test_tools;
 
+pub use approvals::{ApprovalGate, StoreApprovalGate};
 pub use caller::Caller;
 pub use context::{CallContext, CallOrigin, ToolScope};
-pub use jamey_protocol::Permission;
 pub use error::ToolError;
 pub use host::HostError;
+pub use jamey_protocol::Permission;
 pub use memory::{MemorySave, MemorySearch};
-pub use registry::{ToolCallOutcome, ToolLimits, ToolRegistry};
+pub use registry::{is_valid_tool_name, ToolLimits, ToolRegistry};
+pub use runner::{CallObserver, CallResult, ToolRunner};
 
 use async_trait::async_trait;
 use schemars::JsonSchema;
@@ -75,3 +83,32 @@ pub trait CallEvents: Send + Sync + std::fmt::Debug {
     /// The decision came (or the approval expired).
     async fn approval_resolved(&self, resolved: &jamey_protocol::ApprovalResolved);
 }
+
+/// Every built-in tool name (SPEC: stable; models, configs and scripts use them). A name in
+/// `[tools.permissions]` must be one of these or an `mcp__<server>__<tool>` name.
+pub const BUILTIN_TOOL_NAMES: &[&str] = &[
+    "memory_search",
+    "memory_save",
+    "system_info",
+    "process_list",
+    "process_kill",
+    "config_get",
+    "http_fetch",
+    "http_request",
+    "web_read",
+    "github_list_repos",
+    "github_get_file",
+    "github_search_code",
+    "github_list_issues",
+    "github_get_issue",
+    "github_create_issue",
+    "github_comment_issue",
+    "github_close_issue",
+    "github_list_pulls",
+    "github_get_pull",
+    "workspace_list",
+    "workspace_read",
+    "workspace_search",
+    "workspace_apply_change",
+    "workspace_undo",
+];

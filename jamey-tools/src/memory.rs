@@ -131,7 +131,11 @@ impl Tool for MemorySave {
         Permission::Allow
     }
 
-    async fn call(&self, args: MemorySaveArgs, _context: &CallContext) -> Result<String, ToolError> {
+    async fn call(
+        &self,
+        args: MemorySaveArgs,
+        _context: &CallContext,
+    ) -> Result<String, ToolError> {
         let mut memory = NewMemory::from_content(args.content);
         memory.tags = args.tags.unwrap_or_default();
         memory.kind = Some("fact".into());

@@ -1,50 +1,14 @@
-//! `ToolRegistry`: the tools the twin has, their JSON Schemas, a permission per tool, and the
-//! execution of the model's calls: arguments validated first, calls run concurrently, each
-//! within a timeout and an output limit. A failed call becomes an error result for the model.
+//! `ToolRegistry`: the tools the twin has under one name each (typed tools and tools known only
+//! at run time), their JSON Schemas and sources, and the permission each one has: its default,
+//! unless `[tools.permissions]` says otherwise. Running a call is `execute`'s job.
 
-use crate::{Tool, ToolError};
+use crate::{CallContext, DynamicTool, Permission, Tool, ToolError};
 use async_trait::async_trait;
-use jamey_protocol::{ToolCall, ToolDescription};
+use jamey_protocol::ToolDescription;
+use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument;
-
-/// Whether the twin may run a tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Permission {
-    /// Runs when the model calls it.
-    Allow,
-    /// Needs the user's approval per call. The HTTP turn has no way to ask, so such a call is
-    /// answered with an error telling the model to ask the user.
-    Ask,
-    /// Never offered to the model, and refused if called anyway.
-    Deny,
-}
-
-impl Permission {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Ask => "ask",
-            Self::Deny => "deny",
-        }
-    }
-}
-
-impl std::str::FromStr for Permission {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "allow" => Ok(Self::Allow),
-            "ask" => Ok(Self::Ask),
-            "deny" => Ok(Self::Deny),
-            other => Err(format!("`{other}` is not allow, ask or deny")),
-        }
-    }
-}
 
 /// Bounds on one tool call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,107 +27,279 @@ impl Default for ToolLimits {
     }
 }
 
-/// The result of one call, as the model and the client see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolCallOutcome {
-    pub id: String,
-    pub name: String,
-    pub arguments: String,
-    pub output: String,
-    pub is_error: bool,
+/// Whether `name` is a name OpenAI-compatible APIs accept: `^[a-zA-Z0-9_-]{1,64}$`.
+pub fn is_valid_tool_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// A tool behind its type: arguments arrive as JSON text.
+/// A tool behind its type: arguments arrive as JSON.
 #[async_trait]
-trait ErasedTool: Send + Sync + std::fmt::Debug {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
+pub(crate) trait ErasedTool: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
     fn parameters(&self) -> serde_json::Value;
-    async fn call_json(&self, arguments: &str) -> Result<String, ToolError>;
+    fn source(&self) -> String;
+    fn default_permission(&self) -> Permission;
+    /// Checks the arguments against the schema without running anything.
+    fn validate(&self, arguments: &serde_json::Value) -> Result<(), ToolError>;
+    async fn call_json(
+        &self,
+        arguments: serde_json::Value,
+        context: &CallContext,
+    ) -> Result<String, ToolError>;
 }
 
+/// Parses `arguments` into `T`, naming the field at fault.
+fn parse_typed<T: serde::de::DeserializeOwned>(
+    tool: &str,
+    arguments: &serde_json::Value,
+) -> Result<T, ToolError> {
+    serde_path_to_error::deserialize(arguments).map_err(|error| {
+        let path = error.path().to_string();
+        let field = (path != ".").then_some(path);
+        let reason = match &field {
+            Some(field) => format!("{field}: {}", error.inner()),
+            None => error.inner().to_string(),
+        };
+        // Unknown and missing fields are named in serde's own text.
+        let field = field.or_else(|| quoted_field(&reason));
+        ToolError::InvalidArguments {
+            tool: tool.to_string(),
+            field,
+            reason,
+        }
+    })
+}
+
+/// The first `` `name` `` in serde's message ("missing field `pid`").
+fn quoted_field(reason: &str) -> Option<String> {
+    let start = reason.find('`')? + 1;
+    let end = start + reason[start..].find('`')?;
+    Some(reason[start..end].to_string())
+}
+
+/// A typed tool's schema without the metadata models do not need.
+fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(T).to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+        object.remove("title");
+    }
+    schema
+}
+
+#[derive(Debug)]
+struct Typed<T>(T);
+
 #[async_trait]
-impl<T: Tool> ErasedTool for T {
-    fn name(&self) -> &'static str {
-        Tool::name(self)
+impl<T: Tool> ErasedTool for Typed<T> {
+    fn name(&self) -> &str {
+        self.0.name()
     }
 
-    fn description(&self) -> &'static str {
-        Tool::description(self)
+    fn description(&self) -> &str {
+        self.0.description()
     }
 
     fn parameters(&self) -> serde_json::Value {
-        let mut schema = schemars::schema_for!(T::Args).to_value();
-        if let Some(object) = schema.as_object_mut() {
-            object.remove("$schema");
-            object.remove("title");
-        }
-        schema
+        schema_of::<T::Args>()
     }
 
-    async fn call_json(&self, arguments: &str) -> Result<String, ToolError> {
-        // Models send "" for a call without arguments.
-        let text = if arguments.trim().is_empty() {
-            "{}"
-        } else {
-            arguments
-        };
-        let args: T::Args =
-            serde_json::from_str(text).map_err(|e| ToolError::InvalidArguments {
-                tool: Tool::name(self).into(),
-                reason: e.to_string(),
-            })?;
-        self.call(args).await
+    fn source(&self) -> String {
+        "builtin".into()
+    }
+
+    fn default_permission(&self) -> Permission {
+        self.0.default_permission()
+    }
+
+    fn validate(&self, arguments: &serde_json::Value) -> Result<(), ToolError> {
+        parse_typed::<T::Args>(self.0.name(), arguments).map(drop)
+    }
+
+    async fn call_json(
+        &self,
+        arguments: serde_json::Value,
+        context: &CallContext,
+    ) -> Result<String, ToolError> {
+        let args = parse_typed::<T::Args>(self.0.name(), &arguments)?;
+        self.0.call(args, context).await
     }
 }
 
-/// The tools, their permissions and the limits every call runs under.
-#[derive(Debug, Clone)]
+/// A run-time tool with its compiled schema.
+struct Dynamic {
+    tool: Arc<dyn DynamicTool>,
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for Dynamic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dynamic").field("tool", &self.tool).finish()
+    }
+}
+
+#[async_trait]
+impl ErasedTool for Dynamic {
+    fn name(&self) -> &str {
+        self.tool.name()
+    }
+
+    fn description(&self) -> &str {
+        self.tool.description()
+    }
+
+    fn parameters(&self) -> serde_json::Value {
+        self.tool.parameters().clone()
+    }
+
+    fn source(&self) -> String {
+        self.tool.source()
+    }
+
+    fn default_permission(&self) -> Permission {
+        self.tool.default_permission()
+    }
+
+    fn validate(&self, arguments: &serde_json::Value) -> Result<(), ToolError> {
+        match self.validator.iter_errors(arguments).next() {
+            None => Ok(()),
+            Some(error) => {
+                let pointer = error.instance_path().to_string();
+                let field = pointer.trim_start_matches('/').replace('/', ".");
+                Err(ToolError::InvalidArguments {
+                    tool: self.tool.name().to_string(),
+                    field: (!field.is_empty()).then(|| field.clone()),
+                    reason: if field.is_empty() {
+                        error.to_string()
+                    } else {
+                        format!("{field}: {error}")
+                    },
+                })
+            }
+        }
+    }
+
+    async fn call_json(
+        &self,
+        arguments: serde_json::Value,
+        context: &CallContext,
+    ) -> Result<String, ToolError> {
+        self.validate(&arguments)?;
+        self.tool.call(arguments, context).await
+    }
+}
+
+/// The tools, their permissions and the limits every call runs under. Tools may come and go
+/// while the runtime serves (an MCP server connects); every method takes `&self`.
+#[derive(Debug)]
 pub struct ToolRegistry {
-    tools: BTreeMap<&'static str, Arc<dyn ErasedTool>>,
-    permissions: HashMap<String, Permission>,
-    limits: ToolLimits,
+    tools: RwLock<BTreeMap<String, Arc<dyn ErasedTool>>>,
+    /// `[tools.permissions]`: overrides of each tool's default.
+    permissions: RwLock<HashMap<String, Permission>>,
+    limits: RwLock<ToolLimits>,
 }
 
 impl ToolRegistry {
     pub fn new(limits: ToolLimits) -> Self {
         Self {
-            tools: BTreeMap::new(),
-            permissions: HashMap::new(),
-            limits,
+            tools: RwLock::new(BTreeMap::new()),
+            permissions: RwLock::new(HashMap::new()),
+            limits: RwLock::new(limits),
         }
     }
 
-    /// Adds a tool, allowed unless a permission says otherwise.
-    pub fn register<T: Tool>(&mut self, tool: T) -> &mut Self {
-        self.tools.insert(Tool::name(&tool), Arc::new(tool));
-        self
+    /// Adds a typed tool. A name already taken, or one models would not accept, is an error.
+    pub fn register<T: Tool>(&self, tool: T) -> Result<&Self, ToolError> {
+        self.insert(Arc::new(Typed(tool)))?;
+        Ok(self)
     }
 
-    pub fn set_permission(&mut self, tool: impl Into<String>, permission: Permission) {
-        self.permissions.insert(tool.into(), permission);
+    /// Adds a tool known only at run time; its schema must compile.
+    pub fn register_dynamic(&self, tool: Arc<dyn DynamicTool>) -> Result<&Self, ToolError> {
+        let validator = jsonschema::validator_for(tool.parameters()).map_err(|error| {
+            ToolError::invalid(
+                tool.name(),
+                format!("its parameter schema is invalid: {error}"),
+            )
+        })?;
+        self.insert(Arc::new(Dynamic { tool, validator }))?;
+        Ok(self)
     }
 
+    fn insert(&self, tool: Arc<dyn ErasedTool>) -> Result<(), ToolError> {
+        let name = tool.name().to_string();
+        if !is_valid_tool_name(&name) {
+            return Err(ToolError::invalid(
+                name,
+                "a tool name must match ^[a-zA-Z0-9_-]{1,64}$",
+            ));
+        }
+        let mut tools = self.tools.write();
+        if tools.contains_key(&name) {
+            return Err(ToolError::DuplicateName(name));
+        }
+        tools.insert(name, tool);
+        Ok(())
+    }
+
+    /// Removes every tool from `source` (an MCP server that went away); returns how many.
+    pub fn unregister_source(&self, source: &str) -> usize {
+        let mut tools = self.tools.write();
+        let before = tools.len();
+        tools.retain(|_, tool| tool.source() != source);
+        before - tools.len()
+    }
+
+    /// Whether a tool has this name.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tools.read().contains_key(name)
+    }
+
+    /// Replaces the configured permissions (`[tools.permissions]`).
+    pub fn set_permissions(&self, permissions: HashMap<String, Permission>) {
+        *self.permissions.write() = permissions;
+    }
+
+    pub fn set_permission(&self, tool: impl Into<String>, permission: Permission) {
+        self.permissions.write().insert(tool.into(), permission);
+    }
+
+    /// The permission a call of `tool` runs under: configured, else the tool's default, else
+    /// `deny` for a name no tool has.
     pub fn permission(&self, tool: &str) -> Permission {
-        self.permissions
+        if let Some(permission) = self.permissions.read().get(tool) {
+            return *permission;
+        }
+        self.tools
+            .read()
             .get(tool)
-            .copied()
-            .unwrap_or(Permission::Allow)
+            .map(|t| t.default_permission())
+            .unwrap_or(Permission::Deny)
     }
 
     pub fn limits(&self) -> ToolLimits {
-        self.limits
+        *self.limits.read()
     }
 
-    /// Every registered tool with its schema and permission (`GET /v1/tools`).
+    pub fn set_limits(&self, limits: ToolLimits) {
+        *self.limits.write() = limits;
+    }
+
+    /// Every registered tool with its schema, permission and source (`GET /v1/tools`).
     pub fn describe(&self) -> Vec<ToolDescription> {
-        self.tools
-            .values()
+        let tools: Vec<Arc<dyn ErasedTool>> = self.tools.read().values().cloned().collect();
+        tools
+            .iter()
             .map(|tool| ToolDescription {
                 name: tool.name().into(),
                 description: tool.description().into(),
                 parameters: tool.parameters(),
                 permission: self.permission(tool.name()).as_str().into(),
+                source: tool.source(),
             })
             .collect()
     }
@@ -176,62 +312,8 @@ impl ToolRegistry {
             .collect()
     }
 
-    /// Runs one call; never fails: a problem becomes an error outcome for the model.
-    pub async fn call(&self, call: &ToolCall) -> ToolCallOutcome {
-        let span = tracing::info_span!("tool", name = %call.name, id = %call.id);
-        let result = self.run(call).instrument(span.clone()).await;
-        let (output, is_error) = match result {
-            Ok(output) => (self.cap(output), false),
-            Err(error) => {
-                span.in_scope(|| tracing::info!(%error, "tool call failed"));
-                (error.to_string(), true)
-            }
-        };
-        ToolCallOutcome {
-            id: call.id.clone(),
-            name: call.name.clone(),
-            arguments: call.arguments.clone(),
-            output,
-            is_error,
-        }
-    }
-
-    /// Runs calls concurrently; outcomes in the order of `calls`.
-    pub async fn call_all(&self, calls: &[ToolCall]) -> Vec<ToolCallOutcome> {
-        futures::future::join_all(calls.iter().map(|call| self.call(call))).await
-    }
-
-    async fn run(&self, call: &ToolCall) -> Result<String, ToolError> {
-        let tool = self
-            .tools
-            .get(call.name.as_str())
-            .ok_or_else(|| ToolError::UnknownTool(call.name.clone()))?;
-        match self.permission(&call.name) {
-            Permission::Allow => {}
-            Permission::Ask => return Err(ToolError::NeedsApproval(call.name.clone())),
-            Permission::Deny => return Err(ToolError::Denied(call.name.clone())),
-        }
-        tokio::time::timeout(self.limits.timeout, tool.call_json(&call.arguments))
-            .await
-            .map_err(|_| ToolError::Timeout {
-                tool: call.name.clone(),
-                seconds: self.limits.timeout.as_secs(),
-            })?
-    }
-
-    fn cap(&self, mut output: String) -> String {
-        let max = self.limits.max_output_bytes;
-        if output.len() <= max {
-            return output;
-        }
-        let mut end = max;
-        while !output.is_char_boundary(end) {
-            end -= 1;
-        }
-        let total = output.len();
-        output.truncate(end);
-        output.push_str(&format!("\n[output cut at {end} of {total} bytes]"));
-        output
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<dyn ErasedTool>> {
+        self.tools.read().get(name).cloned()
     }
 }
 
@@ -240,62 +322,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use schemars::JsonSchema;
-    use serde::Deserialize;
-
-    #[derive(Debug)]
-    struct Echo;
-
-    #[derive(Debug, Deserialize, JsonSchema)]
-    #[serde(deny_unknown_fields)]
-    struct EchoArgs {
-        text: String,
-        #[serde(default)]
-        repeat: Option<usize>,
-        #[serde(default)]
-        sleep_ms: Option<u64>,
-    }
-
-    #[async_trait]
-    impl Tool for Echo {
-        type Args = EchoArgs;
-        fn name(&self) -> &'static str {
-            "echo"
-        }
-        fn description(&self) -> &'static str {
-            "Echoes text"
-        }
-        async fn call(&self, args: EchoArgs) -> Result<String, ToolError> {
-            if let Some(ms) = args.sleep_ms {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-            }
-            if args.text == "fail" {
-                return Err(ToolError::Failed("asked to fail".into()));
-            }
-            Ok(args.text.repeat(args.repeat.unwrap_or(1)))
-        }
-    }
-
-    fn registry() -> ToolRegistry {
-        let mut registry = ToolRegistry::new(ToolLimits {
-            timeout: Duration::from_millis(200),
-            max_output_bytes: 10,
-        });
-        registry.register(Echo);
-        registry
-    }
-
-    fn call(id: &str, name: &str, arguments: &str) -> ToolCall {
-        ToolCall {
-            id: id.into(),
-            name: name.into(),
-            arguments: arguments.into(),
-        }
-    }
+    use crate::test_tools::Echo;
 
     #[test]
-    fn schema_comes_from_the_argument_type() {
-        let tools = registry().describe();
+    fn schema_source_and_permission_come_from_the_tool() {
+        let registry = ToolRegistry::new(ToolLimits::default());
+        registry.register(Echo).unwrap();
+        let tools = registry.describe();
         assert_eq!(tools.len(), 1);
         let schema = &tools[0].parameters;
         assert_eq!(schema["type"], "object");
@@ -303,84 +336,100 @@ mod tests {
         assert_eq!(schema["required"], serde_json::json!(["text"]));
         assert!(schema.get("$schema").is_none());
         assert_eq!(tools[0].permission, "allow");
-    }
-
-    #[tokio::test]
-    async fn arguments_are_validated_before_the_tool_runs() {
-        let registry = registry();
-        let missing = registry.call(&call("1", "echo", r#"{"repeat": 2}"#)).await;
-        assert!(
-            missing.is_error && missing.output.contains("text"),
-            "{missing:?}"
-        );
-        let unknown = registry
-            .call(&call("2", "echo", r#"{"text": "a", "colour": 1}"#))
-            .await;
-        assert!(
-            unknown.is_error && unknown.output.contains("colour"),
-            "{unknown:?}"
-        );
-        let malformed = registry.call(&call("3", "echo", r#"{"text": "#)).await;
-        assert!(malformed.is_error, "{malformed:?}");
-        let nobody = registry.call(&call("4", "teleport", "{}")).await;
-        assert_eq!(nobody.output, "unknown tool `teleport`");
-    }
-
-    #[tokio::test]
-    async fn failures_timeouts_and_long_output_become_results() {
-        let registry = registry();
-        let outcomes = registry
-            .call_all(&[
-                call("a", "echo", r#"{"text": "hi"}"#),
-                call("b", "echo", r#"{"text": "fail"}"#),
-                call("c", "echo", r#"{"text": "x", "sleep_ms": 5000}"#),
-                call("d", "echo", r#"{"text": "abc", "repeat": 10}"#),
-            ])
-            .await;
-        assert_eq!(
-            (outcomes[0].output.as_str(), outcomes[0].is_error),
-            ("hi", false)
-        );
-        assert_eq!(outcomes[1].output, "asked to fail");
-        assert!(outcomes[2].is_error && outcomes[2].output.contains("did not finish"));
-        assert!(outcomes[3]
-            .output
-            .starts_with("abcabcabca\n[output cut at 10 of 30 bytes]"));
-        assert_eq!(
-            outcomes.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
-            ["a", "b", "c", "d"]
-        );
-    }
-
-    #[tokio::test]
-    async fn calls_run_concurrently() {
-        let mut registry = ToolRegistry::new(ToolLimits {
-            timeout: Duration::from_secs(10),
-            max_output_bytes: 10,
-        });
-        registry.register(Echo);
-        let started = std::time::Instant::now();
-        let calls: Vec<ToolCall> = (0..4)
-            .map(|i| call(&i.to_string(), "echo", r#"{"text": "z", "sleep_ms": 120}"#))
-            .collect();
-        let outcomes = registry.call_all(&calls).await;
-        assert!(outcomes.iter().all(|o| !o.is_error), "{outcomes:?}");
-        // Sequential would take 480 ms; concurrent about 120 ms.
-        assert!(started.elapsed() < Duration::from_millis(470));
-    }
-
-    #[tokio::test]
-    async fn permissions_are_enforced() {
-        let mut registry = registry();
+        assert_eq!(tools[0].source, "builtin");
         registry.set_permission("echo", Permission::Deny);
         assert!(registry.offered().is_empty());
-        let denied = registry.call(&call("1", "echo", r#"{"text": "a"}"#)).await;
-        assert!(denied.is_error && denied.output.contains("denied"));
-        registry.set_permission("echo", Permission::Ask);
-        assert_eq!(registry.offered().len(), 1);
-        let asked = registry.call(&call("2", "echo", r#"{"text": "a"}"#)).await;
-        assert!(asked.is_error && asked.output.contains("approval"));
-        assert_eq!("deny".parse::<Permission>(), Ok(Permission::Deny));
-        assert!("maybe".parse::<Permission>().is_err());
+        assert_eq!(registry.permission("nobody"), Permission::Deny);
+    }
+
+    #[test]
+    fn a_name_is_registered_once_and_must_be_one_models_accept() {
+        let registry = ToolRegistry::new(ToolLimits::default());
+        registry.register(Echo).unwrap();
+        assert_eq!(
+            registry.register(Echo).unwrap_err(),
+            ToolError::DuplicateName("echo".into())
+        );
+        assert!(is_valid_tool_name("mcp__files__read-file"));
+        assert!(!is_valid_tool_name("has space"));
+        assert!(!is_valid_tool_name(""));
+        assert!(!is_valid_tool_name(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn typed_arguments_name_the_field_at_fault() {
+        let registry = ToolRegistry::new(ToolLimits::default());
+        registry.register(Echo).unwrap();
+        let echo = registry.get("echo").unwrap();
+        let missing = echo
+            .validate(&serde_json::json!({"repeat": 2}))
+            .unwrap_err();
+        assert!(
+            matches!(&missing, ToolError::InvalidArguments { field: Some(f), .. } if f == "text"),
+            "{missing:?}"
+        );
+        let wrong = echo
+            .validate(&serde_json::json!({"text": "a", "repeat": "two"}))
+            .unwrap_err();
+        assert!(
+            matches!(&wrong, ToolError::InvalidArguments { field: Some(f), .. } if f == "repeat"),
+            "{wrong:?}"
+        );
+        let unknown = echo
+            .validate(&serde_json::json!({"text": "a", "colour": 1}))
+            .unwrap_err();
+        assert!(unknown.to_string().contains("colour"), "{unknown}");
+        echo.validate(&serde_json::json!({"text": "a"})).unwrap();
+    }
+
+    #[derive(Debug)]
+    struct Remote(serde_json::Value);
+
+    #[async_trait]
+    impl DynamicTool for Remote {
+        fn name(&self) -> &str {
+            "mcp__files__read"
+        }
+        fn description(&self) -> &str {
+            "Reads a file"
+        }
+        fn parameters(&self) -> &serde_json::Value {
+            &self.0
+        }
+        fn source(&self) -> String {
+            "mcp:files".into()
+        }
+        async fn call(
+            &self,
+            arguments: serde_json::Value,
+            _context: &CallContext,
+        ) -> Result<String, ToolError> {
+            Ok(arguments["path"].as_str().unwrap_or_default().to_string())
+        }
+    }
+
+    #[test]
+    fn run_time_tools_are_validated_against_their_schema_and_leave_with_their_source() {
+        let registry = ToolRegistry::new(ToolLimits::default());
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"path": {"type": "string"}},
+            "required": ["path"],
+        });
+        registry.register_dynamic(Arc::new(Remote(schema))).unwrap();
+        assert_eq!(registry.permission("mcp__files__read"), Permission::Ask);
+        let tool = registry.get("mcp__files__read").unwrap();
+        let wrong = tool.validate(&serde_json::json!({"path": 3})).unwrap_err();
+        assert!(
+            matches!(&wrong, ToolError::InvalidArguments { field: Some(f), .. } if f == "path"),
+            "{wrong:?}"
+        );
+        tool.validate(&serde_json::json!({"path": "/etc/hosts"}))
+            .unwrap();
+        assert_eq!(registry.describe()[0].source, "mcp:files");
+        assert_eq!(registry.unregister_source("mcp:files"), 1);
+        assert!(!registry.contains("mcp__files__read"));
+        let broken = Remote(serde_json::json!({"type": 12}));
+        assert!(registry.register_dynamic(Arc::new(broken)).is_err());
     }
 }

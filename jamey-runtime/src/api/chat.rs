@@ -10,9 +10,10 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use futures::stream::{self, Stream, StreamExt};
 use jamey_protocol::{ChatEvent, ChatReply, ChatRequest, ErrorBody};
+use jamey_tools::{Caller, ToolScope};
 use std::convert::Infallible;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -31,9 +32,13 @@ const EVENT_BUFFER: usize = 64;
         (status = 503, description = "The model needs an API key and none is configured (llm_unconfigured)", body = ErrorBody)))]
 pub(crate) async fn chat(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(scope): Extension<ToolScope>,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let turn = TurnRequest {
+        caller,
+        scope,
         message: request.message,
         session_id: request.session_id,
         model: request.model,

@@ -2,6 +2,7 @@
 //! security headers, timeout, concurrency and body limits, authentication, metrics) and the JSON
 //! extractor whose rejections become the stable error body.
 
+mod approvals;
 mod chat;
 mod host;
 mod memories;
@@ -9,17 +10,17 @@ mod openai;
 mod openapi;
 mod sessions;
 mod system;
+mod tools;
 
 use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{BoxError, Router};
+use axum::Router;
 use std::time::{Duration, Instant};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -52,15 +53,19 @@ pub fn router(app: AppState) -> Router {
             "/config",
             get(system::get_config).patch(system::patch_config),
         )
-        .route("/chat", post(chat::chat))
-        .route("/chat/completions", post(openai::completions))
         .route("/models", get(openai::models))
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}/messages", get(sessions::messages))
-        .route("/tools", get(sessions::tools))
+        .route("/tools", get(tools::list))
+        .route("/tool-calls", get(tools::calls))
+        .route("/approvals", get(approvals::pending))
+        .route("/approvals/{id}", post(approvals::decide))
         .route("/system/info", get(host::system_info))
         .route("/processes", get(host::list_processes))
-        .route("/processes/{pid}/kill", post(host::kill_process));
+        .route("/processes/{pid}/kill", post(host::kill_process))
+        .route("/chat", post(chat::chat))
+        .route("/chat/completions", post(openai::completions))
+        .route("/tools/{name}/invoke", post(tools::invoke));
     let authenticated = Router::new()
         .nest("/v1", v1)
         .route("/metrics", get(system::metrics))
@@ -70,12 +75,7 @@ pub fn router(app: AppState) -> Router {
         ));
 
     let timeout = Duration::from_secs(limits.request_timeout_secs);
-    let guard = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(move |error: BoxError| async move {
-            overload(error, timeout)
-        }))
-        .timeout(timeout)
-        .concurrency_limit(limits.max_concurrent_requests);
+    let guard = ServiceBuilder::new().concurrency_limit(limits.max_concurrent_requests);
 
     let router = Router::new()
         .route("/health", get(system::health))
@@ -86,6 +86,10 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(app.clone(), record_metrics))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            (app.clone(), timeout),
+            bounded,
+        ))
         .layer(guard);
     with_security_headers(router)
         .layer(
@@ -146,16 +150,33 @@ fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
     })
 }
 
-fn overload(error: BoxError, timeout: Duration) -> Response {
+/// Routes whose call may wait for a tool approval: that wait does not count against the
+/// request timeout (the approval timeout bounds it).
+fn may_wait_for_approval(path: &str) -> bool {
+    matches!(path, "/v1/chat" | "/v1/chat/completions")
+        || (path.starts_with("/v1/tools/") && path.ends_with("/invoke"))
+        || (path.starts_with("/v1/processes/") && path.ends_with("/kill"))
+}
+
+/// The request timeout, extended by the approval timeout on routes that may wait for one.
+async fn bounded(
+    State((app, timeout)): State<(AppState, Duration)>,
+    request: Request,
+    next: Next,
+) -> Response {
     use axum::response::IntoResponse;
-    if error.is::<tower::timeout::error::Elapsed>() {
-        ApiError::Unavailable(format!(
-            "the request took longer than {} s",
-            timeout.as_secs()
-        ))
-        .into_response()
+    let bound = if may_wait_for_approval(request.uri().path()) {
+        timeout + Duration::from_secs(app.settings.current().tools.approval_timeout_secs)
     } else {
-        ApiError::Internal(error.to_string()).into_response()
+        timeout
+    };
+    match tokio::time::timeout(bound, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(format!(
+            "the request took longer than {} s",
+            bound.as_secs()
+        ))
+        .into_response(),
     }
 }
 

@@ -13,10 +13,11 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use futures::stream::{self, StreamExt};
 use jamey_protocol::{ChatEvent, ChatMessage, ErrorBody, Role, ToolCall, ToolResult};
 use jamey_providers::ToolDefinition;
+use jamey_tools::{Caller, ToolScope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::convert::Infallible;
@@ -109,7 +110,12 @@ fn invalid(field: &str, message: impl Into<String>) -> ApiError {
 
 /// Splits the client's conversation into Jamey's turn: the last user message is the turn, the
 /// rest is history.
-fn into_turn(app: &AppState, request: CompletionRequest) -> Result<TurnRequest, ApiError> {
+fn into_turn(
+    app: &AppState,
+    request: CompletionRequest,
+    caller: Caller,
+    scope: ToolScope,
+) -> Result<TurnRequest, ApiError> {
     let model = if request.model == TWIN_MODEL {
         None
     } else if app.orchestrator.models().contains(&request.model) {
@@ -195,6 +201,8 @@ fn into_turn(app: &AppState, request: CompletionRequest) -> Result<TurnRequest, 
         _ => "openai".to_string(),
     };
     Ok(TurnRequest {
+        caller,
+        scope,
         message: text_of(last.content.as_ref()),
         session_id: Some(session_id.chars().take(128).collect()),
         model,
@@ -237,6 +245,8 @@ fn usage_json(outcome: &TurnOutcome) -> Value {
         (status = 503, description = "The model needs an API key and none is configured (llm_unconfigured)", body = ErrorBody)))]
 pub(crate) async fn completions(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Extension(scope): Extension<ToolScope>,
     ApiJson(request): ApiJson<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let streaming = request.stream;
@@ -245,7 +255,7 @@ pub(crate) async fn completions(
         .as_ref()
         .is_some_and(|o| o.include_usage);
     let name = request.model.clone();
-    let turn = into_turn(&app, request)?;
+    let turn = into_turn(&app, request, caller, scope)?;
     let id = completion_id();
     let created = chrono::Utc::now().timestamp();
     if !streaming {

@@ -33,7 +33,11 @@ use utoipa::{Modify, OpenApi};
         super::openai::models,
         super::sessions::list,
         super::sessions::messages,
-        super::sessions::tools,
+        super::tools::list,
+        super::tools::invoke,
+        super::tools::calls,
+        super::approvals::pending,
+        super::approvals::decide,
         super::host::system_info,
         super::host::list_processes,
         super::host::kill_process,
@@ -47,6 +51,7 @@ use utoipa::{Modify, OpenApi};
         (name = "system", description = "Health, readiness, metrics and configuration"),
         (name = "chat", description = "Conversations with the twin, its sessions and tools"),
         (name = "openai", description = "OpenAI-compatible chat completions and models"),
+        (name = "tools", description = "The twin's tools: direct calls, approvals and the audit trail"),
         (name = "host", description = "The machine the runtime runs on: system info and processes"),
     )
 )]

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use jamey_protocol::{ErrorBody, MessagePage, SessionPage, ToolDescription};
+use jamey_protocol::{ErrorBody, MessagePage, SessionPage};
 use serde::Deserialize;
 
 /// Items per page when the client names no limit.
@@ -57,18 +57,4 @@ pub(crate) async fn messages(
         )
         .await?;
     Ok(Json(page))
-}
-
-/// `GET /v1/tools` response.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct ToolList {
-    tools: Vec<ToolDescription>,
-}
-
-/// The tools the twin has, with their argument schemas and permissions.
-#[utoipa::path(get, path = "/v1/tools", tag = "chat", responses((status = 200, body = ToolList)))]
-pub(crate) async fn tools(State(app): State<AppState>) -> Json<ToolList> {
-    Json(ToolList {
-        tools: app.orchestrator.tools().describe(),
-    })
 }

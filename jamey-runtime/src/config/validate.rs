@@ -359,8 +359,10 @@ impl Config {
         if self.tls != next.tls {
             keys.push("tls");
         }
-        if self.tools != next.tools {
-            keys.push("tools");
+        // Permissions, limits and the approval timeout apply live; the host rule is built
+        // into the tool.
+        if self.tools.kill_other_users != next.tools.kill_other_users {
+            keys.push("tools.kill_other_users");
         }
         let (a, b) = (&self.limits, &next.limits);
         if a.max_body_bytes != b.max_body_bytes

@@ -7,6 +7,7 @@
 
 mod context;
 mod error;
+mod events;
 mod metrics;
 mod turn;
 
@@ -22,7 +23,7 @@ use jamey_core::Memories;
 use jamey_providers::{
     ApiKey, LlmProvider, ModelPrice, OpenAiCompatClient, OpenAiCompatConfig, PriceTable,
 };
-use jamey_tools::ToolRegistry;
+use jamey_tools::ToolRunner;
 use parking_lot::RwLock;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
@@ -34,7 +35,7 @@ pub struct Orchestrator {
     api_key: Option<Secret>,
     conversations: Arc<dyn ConversationStore>,
     memories: Memories,
-    tools: Arc<ToolRegistry>,
+    tools: Arc<ToolRunner>,
     settings: Arc<Settings>,
     llm_metrics: LlmMetrics,
     /// Work a turn leaves behind after its answer (remembering the turn).
@@ -47,7 +48,7 @@ impl Orchestrator {
         api_key: Option<Secret>,
         conversations: Arc<dyn ConversationStore>,
         memories: Memories,
-        tools: Arc<ToolRegistry>,
+        tools: Arc<ToolRunner>,
         settings: Arc<Settings>,
         llm_metrics: LlmMetrics,
     ) -> Self {
@@ -84,7 +85,7 @@ impl Orchestrator {
         &self.conversations
     }
 
-    pub fn tools(&self) -> &Arc<ToolRegistry> {
+    pub fn tools(&self) -> &Arc<ToolRunner> {
         &self.tools
     }
 

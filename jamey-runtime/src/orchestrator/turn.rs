@@ -11,6 +11,8 @@ use jamey_protocol::{
     ToolResult,
 };
 use jamey_providers::{ChatRequest, Finish, StreamEvent, ToolDefinition};
+use jamey_tools::{CallContext, CallOrigin, Caller, ToolScope};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -31,6 +33,9 @@ pub struct ExternalHistory {
 /// What the client asked for.
 #[derive(Debug, Clone)]
 pub struct TurnRequest {
+    /// Who asked: tool calls run on their behalf, within their tool scope.
+    pub caller: Caller,
+    pub scope: ToolScope,
     pub message: String,
     pub session_id: Option<String>,
     pub model: Option<String>,
@@ -153,7 +158,7 @@ impl Orchestrator {
                 let mut messages = sanitize(external.messages.clone());
                 messages.push(user_message(&message));
                 let tools = if external.tools.is_empty() {
-                    self.offered_tools()
+                    self.offered_tools(&request.scope)
                 } else {
                     external.tools.clone()
                 };
@@ -162,7 +167,7 @@ impl Orchestrator {
             (None, window) => {
                 let (summary, window) = window.unwrap_or_default();
                 let prompt = system_prompt(&chat.persona, &memories, summary.as_deref(), &[]);
-                (prompt, window, self.offered_tools())
+                (prompt, window, self.offered_tools(&request.scope))
             }
         };
         let external_tools: Vec<String> = match &request.external {
@@ -257,10 +262,10 @@ impl Orchestrator {
                 .await
                 .or_else(|e| self.cancelled_during_tools(e))?;
             }
-            let results = self.tools.call_all(&calls).await;
-            for result in results {
+            let results = self.run_tools(&calls, &request, &session_id, &events).await;
+            for (call, result) in calls.iter().zip(results) {
                 let tool_result = ToolResult {
-                    call_id: result.id.clone(),
+                    call_id: call.id.clone(),
                     content: result.output.clone(),
                     is_error: result.is_error,
                 };
@@ -277,8 +282,8 @@ impl Orchestrator {
                 emit(
                     &events,
                     ChatEvent::ToolResult {
-                        id: result.id.clone(),
-                        name: result.name.clone(),
+                        id: call.id.clone(),
+                        name: call.name.clone(),
                         output: result.output.clone(),
                         is_error: result.is_error,
                     },
@@ -286,9 +291,9 @@ impl Orchestrator {
                 .await
                 .or_else(|e| self.cancelled_during_tools(e))?;
                 outcome.tool_calls.push(ToolCallRecord {
-                    id: result.id,
-                    name: result.name,
-                    arguments: result.arguments,
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
                     output: result.output,
                     is_error: result.is_error,
                 });
@@ -313,11 +318,45 @@ impl Orchestrator {
         Ok(outcome)
     }
 
-    /// The tools offered to the model as function definitions.
-    fn offered_tools(&self) -> Vec<ToolDefinition> {
-        self.tools
+    /// Runs one round's calls on the caller's behalf; a client that leaves cancels them (a
+    /// waiting approval expires, a running tool stops), and their results are still stored.
+    async fn run_tools(
+        &self,
+        calls: &[ToolCall],
+        request: &TurnRequest,
+        session_id: &str,
+        events: &Events,
+    ) -> Vec<jamey_tools::CallResult> {
+        let mut context = CallContext::new(
+            request.caller.clone(),
+            CallOrigin::Turn,
+            self.tools.registry().limits().timeout,
+        );
+        context.scope = request.scope.clone();
+        context.session = Some(session_id.to_string());
+        context.events = events.clone().map(|tx| {
+            Arc::new(super::events::TurnEvents::new(tx)) as Arc<dyn jamey_tools::CallEvents>
+        });
+        let cancel = context.cancel.clone();
+        let run = self.tools.execute_all(calls, &context);
+        tokio::pin!(run);
+        tokio::select! {
+            results = &mut run => results,
+            () = client_gone(events) => {
+                cancel.cancel();
+                run.await
+            }
+        }
+    }
+
+    /// The tools offered to the model as function definitions: those not denied, within the
+    /// caller's scope.
+    fn offered_tools(&self, scope: &ToolScope) -> Vec<ToolDefinition> {
+        let registry = self.tools.registry();
+        registry
             .offered()
             .into_iter()
+            .filter(|t| scope.includes(&t.name, registry.permission(&t.name)))
             .map(|t| ToolDefinition {
                 name: t.name,
                 description: t.description,

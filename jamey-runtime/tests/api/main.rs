@@ -12,4 +12,5 @@ mod provider_errors;
 mod routes;
 mod store_errors;
 mod support;
+mod tools;
 mod transport;

@@ -1,18 +1,24 @@
-//! `kill_process`: SIGTERM to one process, under the host rules checked first by `check_kill`:
-//! the owner only, never PID 0 or 1, never the runtime itself.
+//! `kill_process`: SIGTERM to one process, under the host rules checked first: never PID 0 or
+//! 1, never the runtime itself, never a process of another user unless the runtime runs as
+//! root and `KillRules::allow_other_users` says so. Who may ask (the caller's tool scope and the
+//! approval of an `ask` call) is the tool runner's to decide, before this runs.
 
 use super::{blocking, own_pid, HostError};
-use crate::Caller;
 use jamey_protocol::KilledProcess;
 use rustix::io::Errno;
 use rustix::process::{Pid as RawPid, Signal};
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
-/// The host rules for killing: who may, and which processes never.
-pub fn check_kill(caller: &Caller, pid: u32) -> Result<(), HostError> {
-    if !caller.is_owner() {
-        return Err(HostError::NotOwner);
-    }
+/// The configurable part of the host rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KillRules {
+    /// A runtime running as root may signal other users' processes only with this set
+    /// (`[tools] kill_other_users`). Without root the operating system refuses anyway.
+    pub allow_other_users: bool,
+}
+
+/// The rules that hold whatever the configuration: which PIDs are never signalled.
+pub fn check_kill(pid: u32) -> Result<(), HostError> {
     match pid {
         0 => Err(HostError::InvalidPid),
         1 => Err(HostError::InitProcess),
@@ -21,22 +27,27 @@ pub fn check_kill(caller: &Caller, pid: u32) -> Result<(), HostError> {
     }
 }
 
-/// Sends SIGTERM to `pid` on `caller`'s behalf, once `check_kill` allows it.
-pub async fn kill_process(caller: &Caller, pid: u32) -> Result<KilledProcess, HostError> {
-    check_kill(caller, pid)?;
+/// Sends SIGTERM to `pid`, once the host rules allow it.
+pub async fn kill_process(pid: u32, rules: KillRules) -> Result<KilledProcess, HostError> {
+    check_kill(pid)?;
     let killed = blocking(move || {
         let target = Pid::from_u32(pid);
         let mut system = System::new();
         system.refresh_processes_specifics(
             ProcessesToUpdate::Some(&[target]),
             false,
-            ProcessRefreshKind::nothing(),
+            ProcessRefreshKind::nothing().with_user(UpdateKind::Always),
         );
-        let name = system
+        let process = system
             .process(target)
             .filter(|process| process.thread_kind().is_none())
-            .map(|process| process.name().to_string_lossy().into_owned())
             .ok_or(HostError::NotFound(pid))?;
+        let name = process.name().to_string_lossy().into_owned();
+        let own_uid = rustix::process::getuid();
+        let target_uid = process.user_id().map(|uid| **uid);
+        if target_uid != Some(own_uid.as_raw()) && !(own_uid.is_root() && rules.allow_other_users) {
+            return Err(HostError::OtherUser { pid, name });
+        }
         let raw = i32::try_from(pid)
             .ok()
             .and_then(RawPid::from_raw)
@@ -56,7 +67,7 @@ pub async fn kill_process(caller: &Caller, pid: u32) -> Result<KilledProcess, Ho
         }
     })
     .await??;
-    tracing::warn!(pid, name = %killed.name, caller = %caller, "process sent SIGTERM");
+    tracing::warn!(pid, name = %killed.name, "process sent SIGTERM");
     Ok(killed)
 }
 
@@ -78,42 +89,58 @@ mod tests {
     #[tokio::test]
     async fn pid_1_and_the_runtime_itself_are_refused_even_to_the_owner() {
         assert_eq!(
-            kill_process(&Caller::Owner, 1).await,
+            kill_process(1, KillRules::default()).await,
             Err(HostError::InitProcess)
         );
         let own = std::process::id();
         assert_eq!(
-            kill_process(&Caller::Owner, own).await,
+            kill_process(own, KillRules::default()).await,
             Err(HostError::RuntimeProcess(own))
         );
         assert_eq!(
-            kill_process(&Caller::Owner, 0).await,
+            kill_process(0, KillRules::default()).await,
             Err(HostError::InvalidPid)
         );
     }
 
     #[tokio::test]
-    async fn only_the_owner_may_kill() {
-        let mut child = sleeper();
-        for caller in [Caller::Token("ci".into()), Caller::Certificate("ci".into())] {
-            assert_eq!(
-                kill_process(&caller, child.id()).await,
-                Err(HostError::NotOwner)
-            );
+    async fn another_users_process_is_refused_without_the_rule() {
+        // `sleep` as the user `nobody` needs root; as another user the OS refuses anyway.
+        if !rustix::process::getuid().is_root() {
+            return;
         }
+        let mut child = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sleep",
+                "30",
+            ])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let refused = kill_process(child.id(), KillRules::default()).await;
+        assert!(
+            matches!(refused, Err(HostError::OtherUser { .. })),
+            "{refused:?}"
+        );
         assert!(still_running(&mut child), "the child must still run");
-        child.kill().unwrap();
+        let allowed = KillRules {
+            allow_other_users: true,
+        };
+        kill_process(child.id(), allowed).await.unwrap();
         child.wait().unwrap();
     }
 
     #[tokio::test]
     async fn an_unknown_pid_is_not_found() {
         assert_eq!(
-            kill_process(&Caller::Owner, 2_147_483_647).await,
+            kill_process(2_147_483_647, KillRules::default()).await,
             Err(HostError::NotFound(2_147_483_647))
         );
         assert_eq!(
-            kill_process(&Caller::Owner, u32::MAX).await,
+            kill_process(u32::MAX, KillRules::default()).await,
             Err(HostError::NotFound(u32::MAX))
         );
     }
@@ -121,7 +148,9 @@ mod tests {
     #[tokio::test]
     async fn the_owner_sends_sigterm() {
         let mut child = sleeper();
-        let killed = kill_process(&Caller::Owner, child.id()).await.unwrap();
+        let killed = kill_process(child.id(), KillRules::default())
+            .await
+            .unwrap();
         assert_eq!(
             (killed.pid, killed.name.as_str(), killed.signal.as_str()),
             (child.id(), "sleep", "SIGTERM")

@@ -1,15 +1,19 @@
 //! The machine the runtime runs on, read with `sysinfo`: system information, the process list
 //! (CPU measured over a short window, filtered, sorted and limited) and killing a process under
-//! the host rules (the owner only; never PID 1, never the runtime itself). The HTTP handlers and
+//! the host rules (never PID 1, never the runtime itself, never another user's process). The HTTP handlers and
 //! the host tools call these same functions.
 
 mod info;
 mod kill;
 mod processes;
+mod tools;
 
 pub use info::{system_info, RuntimeFacts};
-pub use kill::{check_kill, kill_process};
+pub use kill::{check_kill, kill_process, KillRules};
 pub use processes::{list_processes, ProcessQuery, ProcessSort};
+pub use tools::{
+    ConfigGetTool, ConfigSource, FactsSource, ProcessKillTool, ProcessListTool, SystemInfoTool,
+};
 
 /// CPU usage is a difference between two readings; this is the window between them.
 pub const CPU_WINDOW: std::time::Duration = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL;
@@ -17,9 +21,9 @@ pub const CPU_WINDOW: std::time::Duration = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL
 /// Why a host operation did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
-    /// Only the owner's certificate may signal processes; tools and tokens may not.
-    #[error("only the owner's client certificate may kill processes")]
-    NotOwner,
+    /// The process belongs to another user, and the rules do not allow that.
+    #[error("refusing to kill PID {pid} ({name}): it belongs to another user ([tools] kill_other_users is off)")]
+    OtherUser { pid: u32, name: String },
     /// PID 0 names no process (to `kill(2)` it means the whole process group).
     #[error("pid: must be a process id above 0")]
     InvalidPid,
@@ -41,6 +45,16 @@ pub enum HostError {
     /// The blocking task reading the host failed (panicked or was cancelled).
     #[error("the host task failed: {0}")]
     Task(String),
+}
+
+impl HostError {
+    /// Whether a host rule refused the operation (rather than the OS or a missing process).
+    pub fn is_rule(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidPid | Self::InitProcess | Self::RuntimeProcess(_) | Self::OtherUser { .. }
+        )
+    }
 }
 
 /// Runs `work` (sysinfo reads `/proc`, which blocks) off the async threads.
