@@ -340,6 +340,7 @@ pub async fn run(env: Environment) -> anyhow::Result<()> {
     {
         tracing::warn!("stopped before every finished turn was remembered");
     }
+    app.toolbox.runner.audit().flush().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! killing one under the host rules, the configuration).
 
 pub mod approvals;
+mod audit_trail;
 mod caller;
 mod context;
 mod error;
@@ -19,6 +20,7 @@ mod runner;
 mod test_tools;
 
 pub use approvals::{ApprovalGate, StoreApprovalGate};
+pub use audit_trail::AuditTrail;
 pub use caller::Caller;
 pub use context::{CallContext, CallOrigin, ToolScope};
 pub use error::ToolError;

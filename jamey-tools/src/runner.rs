@@ -7,6 +7,7 @@
 use crate::approvals::{fingerprint, ApprovalGate, ApprovalRequest};
 use crate::mask::mask_arguments;
 use crate::{CallContext, Permission, ToolError, ToolRegistry};
+use crate::audit_trail::AuditTrail;
 use jamey_core::audit::ToolCallLog;
 use jamey_protocol::{CallDecision, ToolCall, ToolCallEntry};
 use std::sync::Arc;
@@ -37,13 +38,15 @@ pub trait CallObserver: Send + Sync + std::fmt::Debug {
 pub struct ToolRunner {
     registry: Arc<ToolRegistry>,
     gate: Arc<dyn ApprovalGate>,
-    log: Arc<dyn ToolCallLog>,
+    log: AuditTrail,
     observer: Option<Arc<dyn CallObserver>>,
     /// The runtime instance named in audit rows.
     instance: String,
 }
 
 impl ToolRunner {
+    /// A runner writing its audit rows to `log` from a background task (started on the
+    /// current tokio runtime).
     pub fn new(
         registry: Arc<ToolRegistry>,
         gate: Arc<dyn ApprovalGate>,
@@ -53,7 +56,7 @@ impl ToolRunner {
         Self {
             registry,
             gate,
-            log,
+            log: AuditTrail::spawn(log),
             observer: None,
             instance: instance.into(),
         }
@@ -68,7 +71,8 @@ impl ToolRunner {
         &self.registry
     }
 
-    pub fn log(&self) -> &Arc<dyn ToolCallLog> {
+    /// The audit trail: pages of it, and the flush the runtime waits for at shutdown.
+    pub fn audit(&self) -> &AuditTrail {
         &self.log
     }
 
@@ -236,17 +240,17 @@ impl ToolRunner {
             duration_ms: duration.as_millis() as u64,
             instance: Some(self.instance.clone()),
         };
-        if let Err(error) = self.log.record(&entry).await {
-            tracing::error!(%error, call_id = %entry.id, "cannot record the tool call in the audit trail");
-        }
+        let output_bytes = entry.output_bytes;
+        let duration_ms = entry.duration_ms;
+        self.log.record(entry).await;
         if let Some(observer) = &self.observer {
             observer.finished(&result);
         }
         tracing::info!(
             decision = decision.as_str(),
             is_error = result.is_error,
-            output_bytes = entry.output_bytes,
-            duration_ms = entry.duration_ms,
+            output_bytes,
+            duration_ms,
             "tool call finished"
         );
         result

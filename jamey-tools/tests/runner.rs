@@ -110,7 +110,6 @@ struct Bench {
     runner: Arc<ToolRunner>,
     gate: Arc<StoreApprovalGate>,
     approvals: Arc<dyn ApprovalStore>,
-    log: Arc<dyn ToolCallLog>,
     pid: Arc<Mutex<Option<u32>>>,
 }
 
@@ -127,13 +126,12 @@ fn bench(timeout: Duration, approval_timeout: Duration) -> Bench {
     registry.register(Sleep { pid: pid.clone() }).unwrap();
     registry.register(Quick).unwrap();
     let gate = Arc::new(StoreApprovalGate::new(approvals.clone(), approval_timeout));
-    let runner = ToolRunner::new(Arc::new(registry), gate.clone(), log.clone(), "test:1");
+    let runner = ToolRunner::new(Arc::new(registry), gate.clone(), log, "test:1");
     Bench {
         _dir: dir,
         runner: Arc::new(runner),
         gate,
         approvals,
-        log,
         pid,
     }
 }
@@ -144,7 +142,8 @@ fn turn(session: &str) -> CallContext {
     context
 }
 
-async fn rows(log: &Arc<dyn ToolCallLog>) -> Vec<jamey_protocol::ToolCallEntry> {
+/// The audit rows, newest first, once every finished call's row is written.
+async fn rows(runner: &ToolRunner) -> Vec<jamey_protocol::ToolCallEntry> {
     let query = ToolCallQuery {
         limit: 100,
         cursor: None,
@@ -152,7 +151,7 @@ async fn rows(log: &Arc<dyn ToolCallLog>) -> Vec<jamey_protocol::ToolCallEntry> 
         session_id: None,
         decision: None,
     };
-    log.page(&query).await.unwrap().items
+    runner.audit().page(&query).await.unwrap().items
 }
 
 async fn wait_pending(approvals: &Arc<dyn ApprovalStore>) -> Approval {
@@ -233,7 +232,7 @@ async fn permissions_scopes_and_arguments_decide_before_anything_runs() {
         "{out:?}"
     );
 
-    let all = rows(&b.log).await;
+    let all = rows(&b.runner).await;
     assert_eq!(all.len(), 6);
     assert_eq!(all.last().unwrap().decision, CallDecision::Allowed);
     assert_eq!(all.last().unwrap().instance.as_deref(), Some("test:1"));
@@ -274,7 +273,7 @@ async fn an_ask_call_waits_for_its_decision_and_a_session_grant_binds_to_the_exa
     assert!(!done.is_error, "{done:?}");
     assert_eq!(seen.required.lock().len(), 1);
     assert_eq!(seen.resolved.lock()[0].decision, "approve");
-    let row = rows(&b.log).await.remove(0);
+    let row = rows(&b.runner).await.remove(0);
     assert_eq!(
         row.arguments["token"], "[redacted]",
         "nor does the audit trail"
@@ -430,7 +429,7 @@ async fn a_deadline_or_a_cancellation_kills_the_child_process_the_tool_started()
         !process_exists(pid),
         "the child {pid} must be killed on cancel"
     );
-    let log = rows(&b.log).await;
+    let log = rows(&b.runner).await;
     assert_eq!(log.len(), 2);
     assert!(log.iter().all(|row| row.is_error));
 }

@@ -149,7 +149,7 @@ pub(crate) async fn calls(
     let page = app
         .toolbox
         .runner
-        .log()
+        .audit()
         .page(&query)
         .await
         .map_err(audit_error)?;
