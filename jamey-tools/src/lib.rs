@@ -3,11 +3,12 @@
 //! policy per tool, and runs calls concurrently with a timeout and an output limit each.
 //! Built-in tools: `memory_search` and `memory_save`. `host` holds the host operations (system
 //! information, processes and killing them under the host rules) that the runtime's host routes
-//! call. `Caller` says who asked.
+//! call. `github` is the GitHub connector. `Caller` says who asked.
 
 mod caller;
 mod context;
 mod error;
+pub mod github;
 pub mod host;
 mod memory;
 mod registry;
