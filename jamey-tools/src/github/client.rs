@@ -370,24 +370,35 @@ impl GithubClient {
     }
 }
 
-/// `api_url` checked: http(s), a host, no credentials; without a trailing slash.
-fn parse_api_url(text: &str) -> Result<Url, GithubError> {
-    let invalid = |reason: &str| {
-        GithubError::InvalidConfig(format!("api_url {text:?} is not usable: {reason}"))
-    };
-    let url = Url::parse(text.trim()).map_err(|error| invalid(&error.to_string()))?;
+/// Checks an `api_url`: an http(s) URL with a host and neither user, password, query nor
+/// fragment. The reason says what is wrong, without repeating the value.
+pub fn check_api_url(text: &str) -> Result<(), String> {
+    parse_url(text).map(|_| ())
+}
+
+fn parse_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|error| error.to_string())?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid("an http:// or https:// URL with a host is needed"));
+        return Err("an http:// or https:// URL with a host is needed".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "no user or password in the URL: the token comes from the secret github_token",
-        ));
+        return Err(
+            "no user or password in the URL: the token comes from the secret github_token".into(),
+        );
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid("no query or fragment"));
+        return Err("no query or fragment".into());
     }
     Ok(url)
+}
+
+fn parse_api_url(text: &str) -> Result<Url, GithubError> {
+    parse_url(text).map_err(|reason| {
+        GithubError::InvalidConfig(format!(
+            "api_url {:?} is not usable: {reason}",
+            jamey_core::db::redact_url(text)
+        ))
+    })
 }
 
 fn decode<T: DeserializeOwned>(reply: &Reply, what: &str) -> Result<T, GithubError> {

@@ -19,7 +19,7 @@ mod wire;
 pub mod scripted;
 
 pub use args::ItemState;
-pub use client::{GithubClient, GithubClientConfig, DEFAULT_API_URL};
+pub use client::{check_api_url, GithubClient, GithubClientConfig, DEFAULT_API_URL};
 pub use contents::{GetFileArgs, GithubGetFile};
 pub use error::{GithubError, RateLimitKind, SET_TOKEN_HINT};
 pub use issues::{
