@@ -4,13 +4,14 @@
 //! permission, an approval for `ask` calls (`approvals`), the run under a deadline and a
 //! cancellation signal (`CallContext`), and the audit row with secrets masked (`mask`).
 //! Built-in tools: the memory tools and the host tools (`host`: system information, processes,
-//! killing one under the host rules, the configuration).
+//! killing one under the host rules, the configuration) and the GitHub connector (`github`).
 
 pub mod approvals;
 mod audit_trail;
 mod caller;
 mod context;
 mod error;
+pub mod github;
 pub mod host;
 pub mod mask;
 mod memory;

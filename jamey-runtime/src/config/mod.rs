@@ -4,10 +4,12 @@
 //!
 //! One file per concern: `raw` (the TOML as written, unknown keys rejected), `validate` (the
 //! typed `Config` and the checks that build it), `llm` (`[llm]` and `[chat]`), `tools`
-//! (`[tools]`), `cache` (`[cache]`), `overrides` (`PATCH /v1/config`) and `settings` (the
-//! configuration in effect, shared by the running parts). A new section gets its own file here.
+//! (`[tools]`), `github` (`[github]`), `cache` (`[cache]`), `overrides` (`PATCH /v1/config`)
+//! and `settings` (the configuration in effect, shared by the running parts). A new section
+//! gets its own file here.
 
 mod cache;
+mod github;
 mod llm;
 mod llm_key;
 mod overrides;
@@ -17,6 +19,7 @@ mod tools;
 mod validate;
 
 pub use cache::{CacheConfig, RawCache};
+pub use github::{GithubConfig, RawGithub};
 pub use llm::{
     ChatConfig, LlmConfig, Price, RawChat, RawLlm, DEFAULT_LLM_BASE_URL, DEFAULT_LLM_MODEL,
     DEFAULT_PERSONA,

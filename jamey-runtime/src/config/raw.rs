@@ -2,6 +2,7 @@
 //! `JAMEY_*` environment applied on top.
 
 use super::cache::RawCache;
+use super::github::RawGithub;
 use super::llm::{RawChat, RawLlm};
 use super::tools::RawTools;
 use super::ConfigError;
@@ -35,6 +36,8 @@ pub struct RawConfig {
     pub chat: RawChat,
     #[serde(default)]
     pub tools: RawTools,
+    #[serde(default)]
+    pub github: RawGithub,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]

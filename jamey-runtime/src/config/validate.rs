@@ -1,6 +1,7 @@
 //! The validated configuration, `Config`, and the checks that turn a `RawConfig` into it.
 
 use super::cache::CacheConfig;
+use super::github::GithubConfig;
 use super::llm::{ChatConfig, LlmConfig};
 use super::raw::RawConfig;
 use super::tools::ToolsConfig;
@@ -31,6 +32,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub chat: ChatConfig,
     pub tools: ToolsConfig,
+    pub github: GithubConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -108,6 +110,7 @@ impl Default for Config {
             llm: Default::default(),
             chat: Default::default(),
             tools: Default::default(),
+            github: Default::default(),
         }
     }
 }
@@ -294,6 +297,7 @@ impl RawConfig {
             llm: self.llm.validate()?,
             chat: self.chat.validate()?,
             tools: self.tools.validate()?,
+            github: self.github.validate()?,
         })
     }
 }
@@ -363,6 +367,9 @@ impl Config {
         // into the tool.
         if self.tools.kill_other_users != next.tools.kill_other_users {
             keys.push("tools.kill_other_users");
+        }
+        if self.github != next.github {
+            keys.push("github");
         }
         let (a, b) = (&self.limits, &next.limits);
         if a.max_body_bytes != b.max_body_bytes
