@@ -1,6 +1,7 @@
 //! The credentials file (`JAMEY_HOME/credentials.json`): bearer tokens, kept only as SHA-256
-//! hashes, and the client certificates issued by the local CA, each with its revocation. The CLI
-//! writes it; the runtime re-reads it when it changes, so a revocation applies without a restart.
+//! hashes, and the client certificates issued by the local CA, each with its revocation and the
+//! tools it may use. The CLI writes it; the runtime re-reads it when it changes, so a revocation
+//! applies without a restart.
 
 use std::fs;
 use std::io;
@@ -20,6 +21,8 @@ pub const TOKEN_PREFIX: &str = "jmy_";
 
 const TOKEN_RANDOM_BYTES: usize = 32;
 const MAX_NAME_CHARS: usize = 64;
+/// Tool names follow what OpenAI-compatible APIs accept: `^[a-zA-Z0-9_-]{1,64}$`.
+const MAX_TOOL_NAME_CHARS: usize = 64;
 const FORMAT_VERSION: u32 = 1;
 
 /// Why a credential could not be created, revoked, loaded or saved.
@@ -35,6 +38,13 @@ pub enum CredentialsError {
     #[error("a token named {name:?} already exists: revoke it first or choose another name")]
     TokenExists {
         /// The name in use.
+        name: String,
+    },
+    /// A tool name in a scope is empty, longer than 64 characters, or has a character outside
+    /// `[A-Za-z0-9_-]`.
+    #[error("invalid tool name {name:?}: use 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'")]
+    InvalidToolName {
+        /// The rejected tool name.
         name: String,
     },
     /// No active token has this name.
@@ -107,6 +117,10 @@ pub struct TokenRecord {
     /// When the token was revoked; `None` while it is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The tools the token may use (`--tools a,b`); `None`: only those whose permission is
+    /// `allow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
 }
 
 /// A client certificate issued by the local CA.
@@ -124,6 +138,19 @@ pub struct CertRecord {
     /// When the certificate was revoked; `None` while it is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The tools the certificate may use (`--tools a,b`); `None`: only those whose permission
+    /// is `allow` (the owner's certificate may use every tool, whatever it records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
+}
+
+/// A credential the runtime accepted, with the tools it may use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCredential {
+    /// The token's or certificate's name.
+    pub name: String,
+    /// The tools it was created for; `None`: only those whose permission is `allow`.
+    pub tools: Option<Vec<String>>,
 }
 
 /// The contents of the credentials file. Revoked entries stay, so a revoked certificate is still
@@ -201,7 +228,18 @@ impl Credentials {
     /// Creates a token for `name` and returns it. Only its hash is kept: the caller shows the
     /// token once, and nobody can show it again.
     pub fn create_token(&mut self, name: &str) -> Result<String, CredentialsError> {
+        self.create_scoped_token(name, None)
+    }
+
+    /// Creates a token for `name` that may use `tools` (`None`: only the tools whose permission
+    /// is `allow`) and returns it; a bad tool name is an error naming it, and nothing is created.
+    pub fn create_scoped_token(
+        &mut self,
+        name: &str,
+        tools: Option<&[String]>,
+    ) -> Result<String, CredentialsError> {
         validate_name(name)?;
+        let tools = tools.map(validate_tools).transpose()?;
         if self.active_token(name).is_some() {
             return Err(CredentialsError::TokenExists {
                 name: name.to_owned(),
@@ -215,6 +253,7 @@ impl Credentials {
             sha256: token_hash(&token),
             created_at: Utc::now(),
             revoked_at: None,
+            tools,
         });
         Ok(token)
     }
@@ -236,6 +275,12 @@ impl Credentials {
     /// The name of the active token equal to `token`, if any. Hashes are compared in constant
     /// time, and every active token is compared, so timing reveals nothing about stored tokens.
     pub fn verify_token(&self, token: &str) -> Option<String> {
+        self.verify_scoped_token(token).map(|verified| verified.name)
+    }
+
+    /// The active token equal to `token`, with the tools it may use; compared as
+    /// `verify_token` does.
+    pub fn verify_scoped_token(&self, token: &str) -> Option<VerifiedCredential> {
         let presented = token_hash(token);
         let mut matched = None;
         for record in self
@@ -244,15 +289,47 @@ impl Credentials {
             .filter(|record| record.revoked_at.is_none())
         {
             if constant_time_eq(record.sha256.as_bytes(), presented.as_bytes()) {
-                matched = Some(record.name.clone());
+                matched = Some(VerifiedCredential {
+                    name: record.name.clone(),
+                    tools: record.tools.clone(),
+                });
             }
         }
         matched
     }
 
+    /// The active client certificate with this SHA-256 DER fingerprint (hex, any case), with
+    /// the tools it may use; `None` when it was never recorded here or has been revoked.
+    pub fn verify_cert(&self, fingerprint_hex: &str) -> Option<VerifiedCredential> {
+        self.certs
+            .iter()
+            .find(|cert| {
+                cert.revoked_at.is_none()
+                    && cert
+                        .fingerprint_sha256
+                        .eq_ignore_ascii_case(fingerprint_hex)
+            })
+            .map(|cert| VerifiedCredential {
+                name: cert.name.clone(),
+                tools: cert.tools.clone(),
+            })
+    }
+
     /// Records a client certificate issued to `name`.
     pub fn record_cert(&mut self, name: &str, cert: &IssuedCert) -> Result<(), CredentialsError> {
+        self.record_scoped_cert(name, cert, None)
+    }
+
+    /// Records a client certificate issued to `name` that may use `tools` (`None`: only the
+    /// tools whose permission is `allow`); a bad tool name is an error naming it.
+    pub fn record_scoped_cert(
+        &mut self,
+        name: &str,
+        cert: &IssuedCert,
+        tools: Option<&[String]>,
+    ) -> Result<(), CredentialsError> {
         validate_name(name)?;
+        let tools = tools.map(validate_tools).transpose()?;
         if self.active_cert(name).is_some() {
             return Err(CredentialsError::CertExists {
                 name: name.to_owned(),
@@ -264,6 +341,7 @@ impl Credentials {
             fingerprint_sha256: cert.fingerprint_sha256_hex.clone(),
             created_at: Utc::now(),
             revoked_at: None,
+            tools,
         });
         Ok(())
     }
@@ -330,6 +408,22 @@ fn validate_name(name: &str) -> Result<(), CredentialsError> {
         });
     }
     Ok(())
+}
+
+/// Checks every tool name of a scope and drops repeats, keeping the order given.
+fn validate_tools(tools: &[String]) -> Result<Vec<String>, CredentialsError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
+    let mut kept: Vec<String> = Vec::with_capacity(tools.len());
+    for tool in tools {
+        if tool.is_empty() || tool.chars().count() > MAX_TOOL_NAME_CHARS || !tool.chars().all(allowed)
+        {
+            return Err(CredentialsError::InvalidToolName { name: tool.clone() });
+        }
+        if !kept.contains(tool) {
+            kept.push(tool.clone());
+        }
+    }
+    Ok(kept)
 }
 
 fn token_hash(token: &str) -> String {
@@ -542,6 +636,139 @@ mod tests {
             matches!(err, CredentialsError::UnsupportedVersion { found: 2, .. }),
             "{err}"
         );
+    }
+
+    fn names(tools: &[&str]) -> Vec<String> {
+        tools.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn a_scoped_token_verifies_with_its_tools_and_an_unscoped_one_with_none() {
+        let mut credentials = Credentials::default();
+        let scoped = credentials
+            .create_scoped_token(
+                "ci",
+                Some(&names(&["system_info", "process_kill", "system_info"])),
+            )
+            .unwrap();
+        let plain = credentials.create_token("dash").unwrap();
+        assert_eq!(
+            credentials.verify_scoped_token(&scoped),
+            Some(VerifiedCredential {
+                name: "ci".into(),
+                tools: Some(names(&["system_info", "process_kill"])),
+            })
+        );
+        assert_eq!(
+            credentials.verify_scoped_token(&plain),
+            Some(VerifiedCredential {
+                name: "dash".into(),
+                tools: None
+            })
+        );
+        assert_eq!(credentials.verify_scoped_token("jmy_nope"), None);
+        credentials.revoke_token("ci").unwrap();
+        assert_eq!(credentials.verify_scoped_token(&scoped), None);
+        // An empty list is a scope too: no tool at all.
+        let none = credentials.create_scoped_token("none", Some(&[])).unwrap();
+        assert_eq!(
+            credentials.verify_scoped_token(&none).unwrap().tools,
+            Some(vec![])
+        );
+    }
+
+    #[test]
+    fn bad_tool_names_are_rejected_by_name_and_nothing_is_created() {
+        let mut credentials = Credentials::default();
+        let long = "t".repeat(65);
+        for bad in ["", "a.b", "a b", "mcp/x", "é", long.as_str()] {
+            let err = credentials
+                .create_scoped_token("ci", Some(&names(&["system_info", bad])))
+                .unwrap_err();
+            assert!(
+                matches!(&err, CredentialsError::InvalidToolName { name } if name == bad),
+                "{bad:?}: {err}"
+            );
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+            let err = credentials
+                .record_scoped_cert("laptop", &issued("laptop"), Some(&names(&[bad])))
+                .unwrap_err();
+            assert!(matches!(err, CredentialsError::InvalidToolName { .. }));
+        }
+        assert!(credentials.tokens().is_empty() && credentials.certs().is_empty());
+        let longest = "t".repeat(64);
+        credentials
+            .create_scoped_token(
+                "ci",
+                Some(&names(&["mcp__home-lab__lights", "A_b-9", &longest])),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_scoped_cert_is_found_by_fingerprint_until_revoked() {
+        let mut credentials = Credentials::default();
+        let cert = issued("laptop");
+        credentials
+            .record_scoped_cert("laptop", &cert, Some(&names(&["memory_search"])))
+            .unwrap();
+        let owner = issued("owner");
+        credentials.record_cert("owner", &owner).unwrap();
+        let fingerprint = cert.fingerprint_sha256_hex.to_uppercase();
+        assert_eq!(
+            credentials.verify_cert(&fingerprint),
+            Some(VerifiedCredential {
+                name: "laptop".into(),
+                tools: Some(names(&["memory_search"])),
+            })
+        );
+        assert_eq!(
+            credentials
+                .verify_cert(&owner.fingerprint_sha256_hex)
+                .unwrap()
+                .tools,
+            None
+        );
+        assert_eq!(
+            credentials.verify_cert(&issued("stranger").fingerprint_sha256_hex),
+            None
+        );
+        credentials.revoke_cert("laptop").unwrap();
+        assert_eq!(credentials.verify_cert(&fingerprint), None);
+    }
+
+    #[test]
+    fn scopes_survive_a_save_and_older_files_without_them_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.json");
+        let mut credentials = Credentials::default();
+        let token = credentials
+            .create_scoped_token("ci", Some(&names(&["http_fetch"])))
+            .unwrap();
+        credentials.create_token("plain").unwrap();
+        credentials.save(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"tools\": [\n        \"http_fetch\""), "{text}");
+        // An unscoped record writes no `tools` key, as older versions wrote it.
+        assert_eq!(text.matches("\"tools\"").count(), 1, "{text}");
+        let loaded = Credentials::load(&path).unwrap();
+        assert_eq!(loaded, credentials);
+        assert_eq!(
+            loaded.verify_scoped_token(&token).unwrap().tools,
+            Some(names(&["http_fetch"]))
+        );
+
+        fs::write(
+            &path,
+            r#"{"version": 1,
+                "tokens": [{"name": "old", "sha256": "00", "created_at": "2025-01-01T00:00:00Z"}],
+                "certs": [{"name": "owner", "serial_hex": "01", "fingerprint_sha256": "ab",
+                           "created_at": "2025-01-01T00:00:00Z"}]}"#,
+        )
+        .unwrap();
+        let old = Credentials::load(&path).unwrap();
+        assert_eq!(old.tokens()[0].tools, None);
+        assert_eq!(old.verify_cert("AB").unwrap().tools, None);
     }
 
     #[test]
