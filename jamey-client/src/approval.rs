@@ -108,7 +108,9 @@ mod tests {
             "Allow process_kill {\"pid\": 4242}?"
         );
         assert_eq!(
-            one_line_json(&json!({"headers": {"a": "b\n"}, "n": [1, 2.5, null, true], "url": "https://x"})),
+            one_line_json(
+                &json!({"headers": {"a": "b\n"}, "n": [1, 2.5, null, true], "url": "https://x"})
+            ),
             "{\"headers\": {\"a\": \"b\\n\"}, \"n\": [1, 2.5, null, true], \"url\": \"https://x\"}"
         );
         assert_eq!(one_line_json(&json!({})), "{}");

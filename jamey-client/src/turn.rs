@@ -33,8 +33,13 @@ pub enum ToolState {
         fingerprint: String,
     },
     /// The user denied the call, or nobody decided in time (`expired`); its result follows.
-    Denied { expired: bool },
-    Finished { output: String, is_error: bool },
+    Denied {
+        expired: bool,
+    },
+    Finished {
+        output: String,
+        is_error: bool,
+    },
 }
 
 /// How a turn ended.
@@ -240,9 +245,8 @@ impl Turn {
             approval_id: approval.id,
             fingerprint: approval.fingerprint.clone(),
         };
-        let running_of_tool = |call: &ToolActivity| {
-            call.name == approval.tool && call.state == ToolState::Running
-        };
+        let running_of_tool =
+            |call: &ToolActivity| call.name == approval.tool && call.state == ToolState::Running;
         let same_arguments = self.tools.iter().rposition(|call| {
             running_of_tool(call)
                 && serde_json::from_str::<serde_json::Value>(&call.arguments)
@@ -562,7 +566,11 @@ mod tests {
         assert_eq!(waiting, ["c2"]);
 
         let update = turn.apply(resolved(asked.id, "approve"));
-        let TurnUpdate::ApprovalResolved { call, resolved: how } = update else {
+        let TurnUpdate::ApprovalResolved {
+            call,
+            resolved: how,
+        } = update
+        else {
             panic!("{update:?}");
         };
         assert_eq!((call.id.as_str(), how.decision.as_str()), ("c2", "approve"));
@@ -570,7 +578,10 @@ mod tests {
         assert_eq!(call.state, ToolState::Running);
         assert_eq!(turn.awaiting_approval().count(), 0);
         // A second word on the same approval changes nothing.
-        assert_eq!(turn.apply(resolved(asked.id, "deny")), TurnUpdate::Unchanged);
+        assert_eq!(
+            turn.apply(resolved(asked.id, "deny")),
+            TurnUpdate::Unchanged
+        );
         turn.apply(ChatEvent::ToolResult {
             id: "c2".into(),
             name: "process_kill".into(),
@@ -583,7 +594,11 @@ mod tests {
     #[test]
     fn masked_arguments_fall_back_to_the_latest_running_call_of_the_tool() {
         let mut turn = Turn::new(None);
-        turn.apply(call("c1", "http_request", "{\"url\": \"https://a\", \"headers\": {\"authorization\": \"sk-1\"}}"));
+        turn.apply(call(
+            "c1",
+            "http_request",
+            "{\"url\": \"https://a\", \"headers\": {\"authorization\": \"sk-1\"}}",
+        ));
         turn.apply(call("c2", "http_request", "not json"));
         turn.apply(call("c3", "memory_search", "{}"));
         let asked = approval(
@@ -604,8 +619,10 @@ mod tests {
             panic!("expected an approval");
         };
         assert_eq!(second.id, "c1");
-        let TurnUpdate::ApprovalResolved { call, resolved: how } =
-            turn.apply(resolved(again.id, "expired"))
+        let TurnUpdate::ApprovalResolved {
+            call,
+            resolved: how,
+        } = turn.apply(resolved(again.id, "expired"))
         else {
             panic!("expected a resolution");
         };
@@ -643,7 +660,10 @@ mod tests {
             panic!("{update:?}");
         };
         assert_eq!(call.id, asked.id.to_string());
-        assert_eq!((call.name.as_str(), call.arguments.as_str()), ("workspace_undo", "{}"));
+        assert_eq!(
+            (call.name.as_str(), call.arguments.as_str()),
+            ("workspace_undo", "{}")
+        );
         assert_eq!(turn.tools().len(), 2);
         assert_eq!(turn.tools()[0].state, ToolState::Running);
         assert_eq!(
@@ -653,7 +673,10 @@ mod tests {
         // After the end, approvals change nothing.
         turn.apply(done("s"));
         let late = approval("system_info", serde_json::json!({}));
-        assert_eq!(turn.apply(ChatEvent::ApprovalRequired(late)), TurnUpdate::Unchanged);
+        assert_eq!(
+            turn.apply(ChatEvent::ApprovalRequired(late)),
+            TurnUpdate::Unchanged
+        );
         assert_eq!(turn.tools()[0].state, ToolState::Running);
     }
 

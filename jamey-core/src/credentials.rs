@@ -275,7 +275,8 @@ impl Credentials {
     /// The name of the active token equal to `token`, if any. Hashes are compared in constant
     /// time, and every active token is compared, so timing reveals nothing about stored tokens.
     pub fn verify_token(&self, token: &str) -> Option<String> {
-        self.verify_scoped_token(token).map(|verified| verified.name)
+        self.verify_scoped_token(token)
+            .map(|verified| verified.name)
     }
 
     /// The active token equal to `token`, with the tools it may use; compared as
@@ -415,7 +416,9 @@ fn validate_tools(tools: &[String]) -> Result<Vec<String>, CredentialsError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
     let mut kept: Vec<String> = Vec::with_capacity(tools.len());
     for tool in tools {
-        if tool.is_empty() || tool.chars().count() > MAX_TOOL_NAME_CHARS || !tool.chars().all(allowed)
+        if tool.is_empty()
+            || tool.chars().count() > MAX_TOOL_NAME_CHARS
+            || !tool.chars().all(allowed)
         {
             return Err(CredentialsError::InvalidToolName { name: tool.clone() });
         }
@@ -748,7 +751,10 @@ mod tests {
         credentials.create_token("plain").unwrap();
         credentials.save(&path).unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"tools\": [\n        \"http_fetch\""), "{text}");
+        assert!(
+            text.contains("\"tools\": [\n        \"http_fetch\""),
+            "{text}"
+        );
         // An unscoped record writes no `tools` key, as older versions wrote it.
         assert_eq!(text.matches("\"tools\"").count(), 1, "{text}");
         let loaded = Credentials::load(&path).unwrap();
