@@ -1,6 +1,7 @@
 //! `jamey cert issue|revoke NAME`: client certificates, signed by the local CA, for external
-//! tools. Issued files go to `tls/clients/`; the credentials file records each certificate so
-//! that revoking it by name applies to a running runtime without a restart.
+//! tools. Issued files go to `tls/clients/`; the credentials file records each certificate, with
+//! the tools it may use (`--tools a,b`), so that revoking it by name applies to a running runtime
+//! without a restart.
 
 use std::fs;
 use std::io::{self, Write};
@@ -21,6 +22,10 @@ pub(crate) enum CertCommand {
     Issue {
         /// Who the certificate is for: 1 to 64 characters from A-Z a-z 0-9 _ . -
         name: String,
+        /// The tools the certificate may use, comma-separated [default: only the tools whose
+        /// permission is `allow`].
+        #[arg(long, value_name = "TOOL,...", value_delimiter = ',')]
+        tools: Option<Vec<String>>,
     },
     /// Revoke a client certificate; a running runtime rejects it from then on.
     Revoke {
@@ -38,6 +43,8 @@ struct Issued {
     ca_cert: PathBuf,
     serial_hex: String,
     fingerprint_sha256: String,
+    /// `null`: only the tools whose permission is `allow`.
+    tools: Option<Vec<String>>,
 }
 
 impl Report for Issued {
@@ -46,6 +53,11 @@ impl Report for Issued {
         writeln!(out, "  certificate  {}", self.cert.display())?;
         writeln!(out, "  key          {}", self.key.display())?;
         writeln!(out, "  sha256       {}", self.fingerprint_sha256)?;
+        writeln!(
+            out,
+            "  may use      {}",
+            crate::token::scope(self.tools.as_deref())
+        )?;
         writeln!(
             out,
             "Clients such as curl connect with: --cacert {} --cert {} --key {}",
@@ -74,12 +86,12 @@ impl Report for Revoked {
 pub(crate) fn run(home: &JameyHome, command: &CertCommand, json: bool) -> anyhow::Result<()> {
     crate::require_initialised(home)?;
     match command {
-        CertCommand::Issue { name } => issue(home, name, json),
+        CertCommand::Issue { name, tools } => issue(home, name, tools.as_deref(), json),
         CertCommand::Revoke { name } => revoke(home, name, json),
     }
 }
 
-fn issue(home: &JameyHome, name: &str, json: bool) -> anyhow::Result<()> {
+fn issue(home: &JameyHome, name: &str, tools: Option<&[String]>, json: bool) -> anyhow::Result<()> {
     let ca = load_ca(home)?;
     let mut credentials = Credentials::load(&home.credentials_file())?;
     let dir = home.issued_certs_dir();
@@ -88,7 +100,11 @@ fn issue(home: &JameyHome, name: &str, json: bool) -> anyhow::Result<()> {
 
     let cert = pki::issue_client_cert(&ca, name)?;
     // Recording first checks the name, so nothing is written for a bad or taken one.
-    credentials.record_cert(name, &cert)?;
+    credentials.record_scoped_cert(name, &cert, tools)?;
+    let tools = credentials
+        .certs()
+        .last()
+        .and_then(|record| record.tools.clone());
     pki::create_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     cert.write(&cert_path, &key_path)?;
     credentials.save(&home.credentials_file())?;
@@ -101,6 +117,7 @@ fn issue(home: &JameyHome, name: &str, json: bool) -> anyhow::Result<()> {
             ca_cert: home.ca_cert(),
             serial_hex: cert.serial_hex,
             fingerprint_sha256: cert.fingerprint_sha256_hex,
+            tools,
         },
         json,
     )

@@ -1,6 +1,7 @@
 //! `jamey chat`: one turn with the twin, its answer streamed to stdout as it arrives, or an
 //! interactive session with line editing, history and slash commands. Ctrl-C cancels the answer
-//! being written (the runtime stores what was said, marked incomplete) without leaving.
+//! being written (the runtime stores what was said, marked incomplete) without leaving. A tool
+//! call that waits for a decision is asked about inline (`approvals::answer_inline`).
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -147,6 +148,9 @@ async fn stream_turn(
             () = interrupted(&mut interrupt) => turn.cancel(),
         };
         printer.show(&update);
+        if let TurnUpdate::ApprovalRequired { approval, .. } = &update {
+            crate::approvals::answer_inline(client, approval).await;
+        }
     }
     Ok(turn)
 }
@@ -190,6 +194,20 @@ impl AnswerPrinter {
                         shorten(&output.replace('\n', " "), 100)
                     ));
                 }
+            }
+            // The question (or how to answer it) is `approvals::answer_inline`'s.
+            TurnUpdate::ApprovalRequired { .. } => self.end_line(),
+            TurnUpdate::ApprovalResolved { call, resolved } => {
+                let mark = if resolved.decision == "approve" {
+                    "✓"
+                } else {
+                    "✗"
+                };
+                self.note(&format!(
+                    "{mark} {} {}",
+                    call.name,
+                    jamey_client::approval::resolved_word(&resolved.decision)
+                ));
             }
             TurnUpdate::Ended(TurnOutcome::Cancelled) => {
                 self.end_line();

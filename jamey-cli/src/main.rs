@@ -3,6 +3,7 @@
 //! processes). Every command prints text, or one JSON document with `--json`; every failure
 //! exits non-zero with one line on stderr that says what to do.
 
+mod approvals;
 mod cert;
 mod chat;
 mod config;
@@ -18,6 +19,7 @@ mod secret;
 mod status;
 mod table;
 mod token;
+mod tools;
 mod transfer;
 
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ Examples:
   jamey memory add \"Anna is allergic to peanuts\" --tag family
   jamey memory search \"what can my sister not eat?\"
   jamey memory export --out memories.jsonl
+  jamey tools list                            the tools the twin can use
+  jamey approvals                             tool calls waiting for your decision
   jamey secret set llm_api_key                the LLM key, typed at a prompt that does not echo
   jamey status --json                         machine-readable health (exit 3: not running)
   JAMEY_HOME=/tmp/j JAMEY_LISTEN=127.0.0.1:4000 jamey start
@@ -94,6 +98,11 @@ enum Command {
     /// Processes on the runtime's host.
     #[command(subcommand)]
     Process(host::ProcessCommand),
+    /// The twin's tools: list them, run one, read the audit trail of every call.
+    #[command(subcommand)]
+    Tools(tools::ToolsCommand),
+    /// Tool calls waiting for your decision: list them, approve or deny one.
+    Approvals(approvals::ApprovalsArgs),
     /// Client certificates for external tools.
     #[command(subcommand)]
     Cert(cert::CertCommand),
@@ -165,6 +174,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(command) => config::run(&target, &command, json),
         Command::System(command) => host::run_system(&target, &command, json),
         Command::Process(command) => host::run_process(&target, &command, json),
+        Command::Tools(command) => tools::run(&target, command, json),
+        Command::Approvals(args) => approvals::run(&target, args, json).map(|()| ExitCode::SUCCESS),
         Command::Cert(command) => cert::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
         Command::Token(command) => token::run(&home, &command, json).map(|()| ExitCode::SUCCESS),
         Command::Secret(command) => secret::run(&home, &command, json).map(|()| ExitCode::SUCCESS),

@@ -641,3 +641,75 @@ fn secret_set_refuses_an_empty_value_and_a_bad_name() {
     let err = fails(jamey_with_input(&fresh, &["secret", "list"], "", &[]));
     assert!(err.contains("jamey init"), "{err}");
 }
+
+#[test]
+fn token_and_cert_record_the_tools_they_may_use() {
+    let (_dir, home) = new_home();
+    init(&home);
+    let created = json(jamey(
+        &home,
+        &[
+            "token",
+            "create",
+            "ci",
+            "--tools",
+            "memory_search,process_kill",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        created["tools"],
+        serde_json::json!(["memory_search", "process_kill"])
+    );
+    let output = jamey(&home, &["token", "create", "plain"]);
+    let note = String::from_utf8_lossy(&output.stderr).into_owned();
+    succeeds(output);
+    assert!(
+        note.contains("for the tools whose permission is allow"),
+        "{note}"
+    );
+    let tokens = credentials(&home)["tokens"].clone();
+    assert_eq!(tokens[0]["tools"][1], "process_kill");
+    assert!(tokens[1].get("tools").is_none(), "{tokens}");
+
+    let listed = succeeds(jamey(&home, &["token", "list"]));
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "CREATED", "STATE", "TOOLS"]);
+    assert_eq!(rows[1][0], "ci");
+    assert_eq!(rows[1][3..], ["active", "memory_search,process_kill"]);
+    assert_eq!(rows[2][3..], ["active", "(allow-only)"]);
+    let listed = json(jamey(&home, &["token", "list", "--json"]));
+    assert_eq!(listed["tokens"][0]["name"], "ci");
+    assert!(listed["tokens"][0].get("sha256").is_some());
+
+    let issued = succeeds(jamey(
+        &home,
+        &["cert", "issue", "laptop", "--tools", "system_info"],
+    ));
+    assert!(
+        issued.contains("may use      the tools system_info"),
+        "{issued}"
+    );
+    assert_eq!(
+        credentials(&home)["certs"][1]["tools"],
+        serde_json::json!(["system_info"])
+    );
+
+    // A bad tool name is named, and nothing is created or written.
+    let before = fs::read_to_string(home.join("credentials.json")).unwrap();
+    let err = fails(jamey(
+        &home,
+        &["token", "create", "bad", "--tools", "memory_search,no.dots"],
+    ));
+    assert!(err.contains("invalid tool name \"no.dots\""), "{err}");
+    let err = fails(jamey(&home, &["cert", "issue", "desk", "--tools", "a b"]));
+    assert!(err.contains("invalid tool name \"a b\""), "{err}");
+    assert_eq!(
+        fs::read_to_string(home.join("credentials.json")).unwrap(),
+        before
+    );
+    assert!(!tls(&home, "clients/desk.pem").exists());
+}

@@ -6,9 +6,10 @@ use crate::endpoint::{Endpoint, TlsFiles};
 use crate::error::ClientError;
 use crate::status::{Health, Readiness};
 use jamey_protocol::{
-    ChatReply, ChatRequest, ErrorBody, KilledProcess, Memory, MemoryId, MemoryPage, MessagePage,
-    NewMemory, NewMemoryIds, ProcessList, SearchRequest, SearchResponse, SessionPage, SystemInfo,
-    ToolDescription,
+    ApprovalList, ApprovalResolved, CallDecision, ChatReply, ChatRequest, DecisionRequest,
+    ErrorBody, ErrorCode, InvokeRequest, InvokeResponse, KilledProcess, Memory, MemoryId,
+    MemoryPage, MessagePage, NewMemory, NewMemoryIds, ProcessList, SearchRequest, SearchResponse,
+    SessionPage, SystemInfo, ToolCallPage, ToolList,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -41,11 +42,22 @@ pub struct ListRequest {
 /// One page request of `GET /v1/sessions` or `GET /v1/sessions/{id}/messages`.
 pub type PageRequest = ListRequest;
 
-/// `GET /v1/tools` response.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct ToolList {
-    pub tools: Vec<ToolDescription>,
+/// One page request of `GET /v1/tool-calls` (the audit trail, newest first), with its filters.
+#[derive(Debug, Clone, Default)]
+pub struct ToolCallQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    /// Only calls of this tool.
+    pub tool: Option<String>,
+    /// Only calls made in this session.
+    pub session_id: Option<String>,
+    /// Only calls that ended so.
+    pub decision: Option<CallDecision>,
 }
+
+/// How long a direct invocation may wait: a tool certificate's or token's `ask` call waits for
+/// a decision up to the runtime's approval timeout (default 300 s).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// `GET /v1/models` response, as OpenAI lists models.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -256,6 +268,54 @@ impl JameyClient {
         self.send(self.request(Method::GET, "/v1/tools")).await
     }
 
+    /// `POST /v1/tools/{name}/invoke`: runs one tool outside a chat. A tool that ran and failed
+    /// is `Ok` with `is_error`; a refusal (403 `tool_denied`, 404 unknown tool, 422 naming the
+    /// argument at fault) is an `Err`.
+    pub async fn invoke_tool(
+        &self,
+        name: &str,
+        arguments: &serde_json::Value,
+    ) -> Result<InvokeResponse, ClientError> {
+        let path = format!("/v1/tools/{}/invoke", encode_segment(name));
+        let body = InvokeRequest {
+            arguments: arguments.clone(),
+        };
+        self.send(
+            self.request(Method::POST, &path)
+                .timeout(INVOKE_TIMEOUT)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `GET /v1/approvals`: the pending approvals, oldest first.
+    pub async fn approvals(&self) -> Result<ApprovalList, ClientError> {
+        self.send(self.request(Method::GET, "/v1/approvals")).await
+    }
+
+    /// `POST /v1/approvals/{id}`: approves or denies a pending call; 409 when it was already
+    /// decided or has expired, 404 when there is no such approval.
+    pub async fn decide_approval(
+        &self,
+        id: uuid::Uuid,
+        decision: &DecisionRequest,
+    ) -> Result<ApprovalResolved, ClientError> {
+        self.send(
+            self.request(Method::POST, &format!("/v1/approvals/{id}"))
+                .json(decision),
+        )
+        .await
+    }
+
+    /// `GET /v1/tool-calls`: one page of the audit trail, newest first.
+    pub async fn tool_calls(&self, query: &ToolCallQuery) -> Result<ToolCallPage, ClientError> {
+        self.send(
+            self.request(Method::GET, "/v1/tool-calls")
+                .query(&tool_call_query(query)),
+        )
+        .await
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let builder = self
             .http
@@ -304,6 +364,23 @@ fn page_query(page: &PageRequest) -> Vec<(&'static str, String)> {
         query.push(("cursor", cursor.clone()));
     }
     query
+}
+
+fn tool_call_query(query: &ToolCallQuery) -> Vec<(&'static str, String)> {
+    let mut pairs = page_query(&PageRequest {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    });
+    if let Some(tool) = &query.tool {
+        pairs.push(("tool", tool.clone()));
+    }
+    if let Some(session) = &query.session_id {
+        pairs.push(("session_id", session.clone()));
+    }
+    if let Some(decision) = query.decision {
+        pairs.push(("decision", decision.as_str().to_string()));
+    }
+    pairs
 }
 
 /// A session id as one URL path segment: ids are the user's to choose, so `/`, `?`, `#`, `%`
@@ -384,18 +461,121 @@ async fn error_response(response: Response, base_url: &str) -> ClientError {
 
 /// The SPEC's `{"error": {...}}` body as `ClientError::Api`; anything else is unexpected.
 fn error_from_body(status: StatusCode, retry_after_secs: Option<u64>, bytes: &[u8]) -> ClientError {
-    match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => ClientError::Api {
+    let detail = match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => Some((
+            body.error.code,
+            body.error.message,
+            body.error.field,
+            body.error.request_id,
+        )),
+        Err(_) => serde_json::from_slice::<LooseErrorBody>(bytes)
+            .ok()
+            .map(|body| {
+                (
+                    code_for_status(status),
+                    body.error.message,
+                    body.error.field,
+                    body.error.request_id,
+                )
+            }),
+    };
+    match detail {
+        Some((code, message, field, request_id)) => ClientError::Api {
             status: status.as_u16(),
-            code: body.error.code,
-            message: body.error.message,
-            field: body.error.field,
+            code,
+            message,
+            field,
             retry_after_secs,
-            request_id: body.error.request_id,
+            request_id,
         },
-        Err(_) => ClientError::UnexpectedResponse {
+        None => ClientError::UnexpectedResponse {
             status: status.as_u16(),
             reason: String::from_utf8_lossy(bytes).chars().take(200).collect(),
         },
+    }
+}
+
+/// The error body of a runtime newer than this client, whose `code` this build does not know
+/// (e.g. `tool_denied`): its message is still the answer.
+#[derive(Debug, serde::Deserialize)]
+struct LooseErrorBody {
+    error: LooseErrorDetail,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LooseErrorDetail {
+    message: String,
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+/// The code a status stands for, for an error code this build does not know.
+fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidField,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        status if status.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_error_code_is_read_by_its_status_and_keeps_the_message() {
+        let body = br#"{"error": {"code": "tool_denied", "message": "process_kill is denied"}}"#;
+        let error = error_from_body(StatusCode::FORBIDDEN, None, body);
+        assert!(
+            matches!(
+                &error,
+                ClientError::Api { status: 403, code: ErrorCode::Forbidden, message, .. }
+                    if message == "process_kill is denied"
+            ),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "process_kill is denied");
+        let conflict = br#"{"error": {"code": "conflict", "message": "already decided"}}"#;
+        let error = error_from_body(StatusCode::CONFLICT, None, conflict);
+        assert!(matches!(error, ClientError::Api { status: 409, .. }));
+        let known = br#"{"error": {"code": "not_found", "message": "no tool x"}}"#;
+        assert_eq!(
+            error_from_body(StatusCode::NOT_FOUND, None, known).code(),
+            Some(ErrorCode::NotFound)
+        );
+        let html = b"<html>bad gateway</html>";
+        assert!(matches!(
+            error_from_body(StatusCode::BAD_GATEWAY, None, html),
+            ClientError::UnexpectedResponse { status: 502, .. }
+        ));
+    }
+
+    #[test]
+    fn tool_call_filters_become_the_query_string() {
+        let query = ToolCallQuery {
+            limit: Some(20),
+            cursor: Some("c1".into()),
+            tool: Some("process_kill".into()),
+            session_id: Some("s 1".into()),
+            decision: Some(CallDecision::Denied),
+        };
+        assert_eq!(
+            tool_call_query(&query),
+            vec![
+                ("limit", "20".to_string()),
+                ("cursor", "c1".to_string()),
+                ("tool", "process_kill".to_string()),
+                ("session_id", "s 1".to_string()),
+                ("decision", "denied".to_string()),
+            ]
+        );
+        assert!(tool_call_query(&ToolCallQuery::default()).is_empty());
     }
 }

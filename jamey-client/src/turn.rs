@@ -3,11 +3,13 @@
 //! both feed their stream into a `Turn` and draw what each `TurnUpdate` says changed, so what a
 //! turn *is* lives here once and only the presentation lives in each frontend.
 //!
-//! Approvals (`approval_required` / `approval_resolved`) are meant to fit without a new shape:
-//! a tool call waiting on one is one more `ToolState`, and each of the two events one more
-//! `TurnUpdate` naming the call it concerns.
+//! Approvals fit the same shape: a tool call waiting on one is `ToolState::AwaitingApproval`,
+//! and `approval_required` / `approval_resolved` are each one more `TurnUpdate` naming the call
+//! they concern. An approval names a tool and its arguments, not a call id, so it is matched to
+//! the running call of that tool whose arguments are the same JSON, else to the latest running
+//! call of that tool.
 
-use jamey_protocol::{ChatEvent, TokenUsage};
+use jamey_protocol::{Approval, ApprovalResolved, ChatEvent, TokenUsage};
 
 /// One tool call of the turn and, once it finished, its result.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +26,20 @@ pub struct ToolActivity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolState {
     Running,
-    Finished { output: String, is_error: bool },
+    /// The call waits for the user's decision (`POST /v1/approvals/{approval_id}`).
+    AwaitingApproval {
+        approval_id: uuid::Uuid,
+        /// Binds the decision to exactly this call (tool and arguments).
+        fingerprint: String,
+    },
+    /// The user denied the call, or nobody decided in time (`expired`); its result follows.
+    Denied {
+        expired: bool,
+    },
+    Finished {
+        output: String,
+        is_error: bool,
+    },
 }
 
 /// How a turn ended.
@@ -75,6 +90,17 @@ pub enum TurnUpdate {
     ToolCalled(ToolActivity),
     /// A tool call finished; the activity carries its result.
     ToolFinished(ToolActivity),
+    /// A tool call waits for the user's decision; the call is now `AwaitingApproval`.
+    ApprovalRequired {
+        call: ToolActivity,
+        approval: Approval,
+    },
+    /// The decision on a call that waited: `approve` (the call is `Running` again), `deny` or
+    /// `expired` (the call is `Denied`).
+    ApprovalResolved {
+        call: ToolActivity,
+        resolved: ApprovalResolved,
+    },
     /// The turn is over; `Turn::outcome` says the same.
     Ended(TurnOutcome),
     /// Nothing changed: an event after the end, or an empty piece of text.
@@ -168,6 +194,26 @@ impl Turn {
                 };
                 TurnUpdate::ToolFinished(call)
             }
+            ChatEvent::ApprovalRequired(approval) => self.approval_required(approval),
+            ChatEvent::ApprovalResolved(resolved) => {
+                let awaiting = self.tools.iter_mut().rev().find(|call| {
+                    matches!(&call.state,
+                        ToolState::AwaitingApproval { approval_id, .. } if *approval_id == resolved.id)
+                });
+                let Some(call) = awaiting else {
+                    return TurnUpdate::Unchanged;
+                };
+                call.state = match resolved.decision.as_str() {
+                    "approve" => ToolState::Running,
+                    other => ToolState::Denied {
+                        expired: other == "expired",
+                    },
+                };
+                TurnUpdate::ApprovalResolved {
+                    call: call.clone(),
+                    resolved,
+                }
+            }
             ChatEvent::Done {
                 session_id,
                 model,
@@ -190,6 +236,48 @@ impl Turn {
                 request_id,
             }),
         }
+    }
+
+    /// Marks the call `approval` is about as waiting; a call never announced gets an activity
+    /// of its own (id: the approval's), so the question can still be asked.
+    fn approval_required(&mut self, approval: Approval) -> TurnUpdate {
+        let state = ToolState::AwaitingApproval {
+            approval_id: approval.id,
+            fingerprint: approval.fingerprint.clone(),
+        };
+        let running_of_tool =
+            |call: &ToolActivity| call.name == approval.tool && call.state == ToolState::Running;
+        let same_arguments = self.tools.iter().rposition(|call| {
+            running_of_tool(call)
+                && serde_json::from_str::<serde_json::Value>(&call.arguments)
+                    .is_ok_and(|arguments| arguments == approval.arguments)
+        });
+        let index = same_arguments.or_else(|| self.tools.iter().rposition(running_of_tool));
+        let call = match index {
+            Some(index) => {
+                let call = &mut self.tools[index];
+                call.state = state;
+                call.clone()
+            }
+            None => {
+                let call = ToolActivity {
+                    id: approval.id.to_string(),
+                    name: approval.tool.clone(),
+                    arguments: approval.arguments.to_string(),
+                    state,
+                };
+                self.tools.push(call.clone());
+                call
+            }
+        };
+        TurnUpdate::ApprovalRequired { call, approval }
+    }
+
+    /// The calls waiting for the user's decision, oldest first.
+    pub fn awaiting_approval(&self) -> impl Iterator<Item = &ToolActivity> {
+        self.tools
+            .iter()
+            .filter(|call| matches!(call.state, ToolState::AwaitingApproval { .. }))
     }
 
     /// The stream broke, or the turn could not start: `message` says why.
@@ -416,6 +504,180 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    fn approval(tool: &str, arguments: serde_json::Value) -> Approval {
+        Approval {
+            id: uuid::Uuid::now_v7(),
+            tool: tool.into(),
+            arguments,
+            fingerprint: format!("fp-{tool}"),
+            session_id: Some("s-5".into()),
+            job_id: None,
+            caller: "owner".into(),
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            expires_at: chrono::DateTime::from_timestamp(300, 0).unwrap(),
+        }
+    }
+
+    fn call(id: &str, name: &str, arguments: &str) -> ChatEvent {
+        ChatEvent::ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments: arguments.into(),
+        }
+    }
+
+    fn resolved(id: uuid::Uuid, decision: &str) -> ChatEvent {
+        ChatEvent::ApprovalResolved(ApprovalResolved {
+            id,
+            decision: decision.into(),
+        })
+    }
+
+    #[test]
+    fn an_approval_finds_the_call_with_the_same_arguments_and_its_decision_resumes_it() {
+        let mut turn = Turn::new(None);
+        turn.apply(start("s-5"));
+        turn.apply(call("c1", "process_kill", "{\"pid\": 4242}"));
+        // Spelled differently, the same JSON value.
+        turn.apply(call("c2", "process_kill", "{ \"pid\":7 }"));
+        turn.apply(call("c3", "system_info", "{}"));
+        let asked = approval("process_kill", serde_json::json!({"pid": 7}));
+        let update = turn.apply(ChatEvent::ApprovalRequired(asked.clone()));
+        let awaiting = ToolState::AwaitingApproval {
+            approval_id: asked.id,
+            fingerprint: "fp-process_kill".into(),
+        };
+        assert_eq!(
+            update,
+            TurnUpdate::ApprovalRequired {
+                call: ToolActivity {
+                    id: "c2".into(),
+                    name: "process_kill".into(),
+                    arguments: "{ \"pid\":7 }".into(),
+                    state: awaiting.clone(),
+                },
+                approval: asked.clone(),
+            }
+        );
+        assert_eq!(turn.tools()[0].state, ToolState::Running);
+        let waiting: Vec<_> = turn.awaiting_approval().map(|c| c.id.as_str()).collect();
+        assert_eq!(waiting, ["c2"]);
+
+        let update = turn.apply(resolved(asked.id, "approve"));
+        let TurnUpdate::ApprovalResolved {
+            call,
+            resolved: how,
+        } = update
+        else {
+            panic!("{update:?}");
+        };
+        assert_eq!((call.id.as_str(), how.decision.as_str()), ("c2", "approve"));
+        assert_eq!(how.id, asked.id);
+        assert_eq!(call.state, ToolState::Running);
+        assert_eq!(turn.awaiting_approval().count(), 0);
+        // A second word on the same approval changes nothing.
+        assert_eq!(
+            turn.apply(resolved(asked.id, "deny")),
+            TurnUpdate::Unchanged
+        );
+        turn.apply(ChatEvent::ToolResult {
+            id: "c2".into(),
+            name: "process_kill".into(),
+            output: "sent SIGTERM".into(),
+            is_error: false,
+        });
+        assert!(matches!(turn.tools()[1].state, ToolState::Finished { .. }));
+    }
+
+    #[test]
+    fn masked_arguments_fall_back_to_the_latest_running_call_of_the_tool() {
+        let mut turn = Turn::new(None);
+        turn.apply(call(
+            "c1",
+            "http_request",
+            "{\"url\": \"https://a\", \"headers\": {\"authorization\": \"sk-1\"}}",
+        ));
+        turn.apply(call("c2", "http_request", "not json"));
+        turn.apply(call("c3", "memory_search", "{}"));
+        let asked = approval(
+            "http_request",
+            serde_json::json!({"url": "https://a", "headers": {"authorization": "[masked]"}}),
+        );
+        let TurnUpdate::ApprovalRequired { call: first, .. } =
+            turn.apply(ChatEvent::ApprovalRequired(asked.clone()))
+        else {
+            panic!("expected an approval");
+        };
+        assert_eq!(first.id, "c2");
+        // The next approval of that tool goes to the call still running.
+        let again = approval("http_request", serde_json::json!({"url": "https://b"}));
+        let TurnUpdate::ApprovalRequired { call: second, .. } =
+            turn.apply(ChatEvent::ApprovalRequired(again.clone()))
+        else {
+            panic!("expected an approval");
+        };
+        assert_eq!(second.id, "c1");
+        let TurnUpdate::ApprovalResolved {
+            call,
+            resolved: how,
+        } = turn.apply(resolved(again.id, "expired"))
+        else {
+            panic!("expected a resolution");
+        };
+        assert_eq!(call.id, "c1");
+        assert_eq!(how.decision, "expired");
+        assert_eq!(call.state, ToolState::Denied { expired: true });
+        let TurnUpdate::ApprovalResolved { call, .. } = turn.apply(resolved(asked.id, "deny"))
+        else {
+            panic!("expected a resolution");
+        };
+        assert_eq!(call.state, ToolState::Denied { expired: false });
+        // A denied call still gets the result the model was told.
+        turn.apply(ChatEvent::ToolResult {
+            id: "c2".into(),
+            name: "http_request".into(),
+            output: "denied by the user".into(),
+            is_error: true,
+        });
+        assert_eq!(
+            turn.tools()[1].state,
+            ToolState::Finished {
+                output: "denied by the user".into(),
+                is_error: true
+            }
+        );
+    }
+
+    #[test]
+    fn an_approval_for_a_call_never_announced_is_still_asked_and_unknown_decisions_ignored() {
+        let mut turn = Turn::new(None);
+        turn.apply(call("c1", "system_info", "{}"));
+        let asked = approval("workspace_undo", serde_json::json!({}));
+        let update = turn.apply(ChatEvent::ApprovalRequired(asked.clone()));
+        let TurnUpdate::ApprovalRequired { call, .. } = update else {
+            panic!("{update:?}");
+        };
+        assert_eq!(call.id, asked.id.to_string());
+        assert_eq!(
+            (call.name.as_str(), call.arguments.as_str()),
+            ("workspace_undo", "{}")
+        );
+        assert_eq!(turn.tools().len(), 2);
+        assert_eq!(turn.tools()[0].state, ToolState::Running);
+        assert_eq!(
+            turn.apply(resolved(uuid::Uuid::nil(), "approve")),
+            TurnUpdate::Unchanged
+        );
+        // After the end, approvals change nothing.
+        turn.apply(done("s"));
+        let late = approval("system_info", serde_json::json!({}));
+        assert_eq!(
+            turn.apply(ChatEvent::ApprovalRequired(late)),
+            TurnUpdate::Unchanged
+        );
+        assert_eq!(turn.tools()[0].state, ToolState::Running);
     }
 
     #[test]

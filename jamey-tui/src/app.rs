@@ -1,6 +1,7 @@
 //! The TUI's state machine: every input (a key, a chat event, a health probe's answer, a loaded
 //! session) goes through `App::handle`, which updates the state and returns the `Action`s the
-//! event loop must carry out (send a message, cancel, load sessions, copy, quit). No I/O here,
+//! event loop must carry out (send a message, cancel, load sessions, copy, answer an approval,
+//! quit). No I/O here,
 //! so tests drive it with plain values. A turn's events are folded by `jamey_client::Turn`;
 //! this module only turns each `TurnUpdate` into entries and status.
 
@@ -13,8 +14,12 @@ use crate::transcript::{self, AnswerState, Entry, EntryKind};
 use crossterm::event::Event;
 use jamey_client::slash::{CodeBlockCursor, Recalled};
 use jamey_client::{ClientError, ToolState, Turn, TurnOutcome, TurnUpdate};
-use jamey_protocol::{ChatEvent, ChatRequest, SessionMessage, SessionSummary};
+use jamey_protocol::{
+    Approval, ApprovalResolved, ChatEvent, ChatRequest, DecisionRequest, SessionMessage,
+    SessionSummary,
+};
 
+mod approvals;
 mod commands;
 mod keys;
 
@@ -88,6 +93,10 @@ pub(crate) enum AppEvent {
         query: Option<String>,
         result: Result<Recalled, Failure>,
     },
+    /// The runtime's answer to a decision posted with `Action::Decide`.
+    Decided {
+        result: Result<ApprovalResolved, Failure>,
+    },
 }
 
 /// What the event loop must do.
@@ -111,6 +120,11 @@ pub(crate) enum Action {
     },
     /// Ask for the memories `/memory` shows.
     Recall(Option<String>),
+    /// Post the user's decision on a tool call waiting for one.
+    Decide {
+        approval_id: uuid::Uuid,
+        request: DecisionRequest,
+    },
     Quit,
 }
 
@@ -169,6 +183,9 @@ pub(crate) struct App {
     pub(crate) view: ViewMetrics,
     /// The turn whose stream is running.
     pub(crate) running: Option<Running>,
+    /// Tool calls of the running turn waiting for the user's decision, oldest first; the first
+    /// one's prompt is shown.
+    pub(crate) prompts: Vec<Approval>,
     pub(crate) highlighter: Highlighter,
     /// `--model` or `/model`: sent with each message.
     requested_model: Option<String>,
@@ -193,6 +210,7 @@ impl App {
             scroll: Scroll::Follow,
             view: ViewMetrics::default(),
             running: None,
+            prompts: Vec::new(),
             highlighter: Highlighter::default(),
             requested_model: model,
             next_turn: 1,
@@ -287,6 +305,10 @@ impl App {
                     Ok(recalled) => self.recalled(query.as_deref(), &recalled),
                     Err(failure) => self.failed(&failure),
                 }
+                Vec::new()
+            }
+            AppEvent::Decided { result } => {
+                self.decided(result);
                 Vec::new()
             }
         }
@@ -399,6 +421,7 @@ impl App {
                         name: call.name,
                         output: None,
                         is_error: false,
+                        approval: None,
                     },
                     call.arguments,
                 ));
@@ -410,6 +433,12 @@ impl App {
                     transcript::set_tool_result(&mut self.entries, &call.id, output, *is_error);
                 }
             }
+            TurnUpdate::ApprovalRequired { call, approval } => {
+                self.approval_required(call, approval);
+            }
+            TurnUpdate::ApprovalResolved { call, resolved } => {
+                self.approval_resolved(&call, &resolved);
+            }
             TurnUpdate::Ended(outcome) => self.ended(&outcome),
             TurnUpdate::Unchanged => {}
         }
@@ -420,6 +449,8 @@ impl App {
         let Some(Running { turn, .. }) = self.running.take() else {
             return;
         };
+        // What the turn waited on is no longer this turn's to answer.
+        self.prompts.clear();
         match outcome {
             TurnOutcome::Done => {
                 self.finish_answer(AnswerState::Complete);
@@ -690,7 +721,8 @@ pub(crate) mod tests {
                     id: "c1".into(),
                     name: "memory_search".into(),
                     output: Some("3 May".into()),
-                    is_error: false
+                    is_error: false,
+                    approval: None,
                 },
                 EntryKind::Assistant(AnswerState::Complete),
             ]

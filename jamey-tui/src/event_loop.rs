@@ -9,7 +9,7 @@ use crate::ui;
 use crossterm::event::EventStream;
 use futures_util::StreamExt;
 use jamey_client::{slash, JameyClient, PageRequest};
-use jamey_protocol::{ChatRequest, SessionMessage};
+use jamey_protocol::{ChatRequest, DecisionRequest, SessionMessage};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::io::{self, Stdout};
@@ -144,6 +144,10 @@ impl Worker {
                 }
                 Action::LoadModels { choose } => self.load_models(choose),
                 Action::Recall(query) => self.recall(query),
+                Action::Decide {
+                    approval_id,
+                    request,
+                } => self.decide(approval_id, request),
                 Action::Quit => quit = true,
             }
         }
@@ -246,6 +250,19 @@ impl Worker {
                 .await
                 .map_err(|error| Failure::from(&error));
             let _ = sender.send(AppEvent::Recalled { query, result });
+        });
+    }
+
+    fn decide(&self, approval_id: uuid::Uuid, request: DecisionRequest) {
+        tracing::info!(%approval_id, decision = request.decision.as_str(), "answering an approval");
+        let client = self.client.clone();
+        let sender = self.sender.clone();
+        tokio::spawn(async move {
+            let result = client
+                .decide_approval(approval_id, &request)
+                .await
+                .map_err(|error| Failure::from(&error));
+            let _ = sender.send(AppEvent::Decided { result });
         });
     }
 

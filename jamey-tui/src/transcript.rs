@@ -1,6 +1,6 @@
 //! The conversation as shown: user messages, answers (streaming, complete, cut off or
-//! cancelled), tool calls with their results and notices, each rendered to lines once and
-//! cached until its text changes.
+//! cancelled), tool calls with their approvals and results, and notices, each rendered to lines
+//! once and cached until its text changes.
 
 use crate::highlight::Highlighter;
 use crate::markdown;
@@ -19,6 +19,28 @@ pub(crate) enum AnswerState {
     Cancelled,
 }
 
+/// Where a tool call's approval is, for a call that needed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ToolApproval {
+    /// Waiting for the user's decision.
+    Waiting,
+    Approved,
+    Denied,
+    /// Nobody decided in time: denied.
+    Expired,
+}
+
+impl ToolApproval {
+    /// The state an `approval_resolved` decision (`approve`, `deny`, `expired`) leaves.
+    pub(crate) fn from_decision(decision: &str) -> Self {
+        match decision {
+            "approve" => Self::Approved,
+            "expired" => Self::Expired,
+            _ => Self::Denied,
+        }
+    }
+}
+
 /// What an entry is.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum EntryKind {
@@ -29,6 +51,8 @@ pub(crate) enum EntryKind {
         name: String,
         output: Option<String>,
         is_error: bool,
+        /// `None` for a call that needed no approval.
+        approval: Option<ToolApproval>,
     },
     /// A message from the TUI itself (errors, "copied", ...); not part of the conversation.
     Notice {
@@ -106,13 +130,37 @@ fn render_entry(kind: &EntryKind, text: &str, highlighter: &Highlighter) -> Vec<
             name,
             output,
             is_error,
+            approval,
             ..
         } => {
             lines.push(Line::from(vec![
                 Span::styled(format!("⚙ {name} "), Style::new().fg(Color::Yellow)),
                 Span::styled(one_line(text, 200), DIM),
             ]));
+            let refused = Style::new().fg(Color::Red);
+            match approval {
+                None => {}
+                Some(ToolApproval::Waiting) => lines.push(Line::from(Span::styled(
+                    "  ⏸ waiting for your decision: y allow · n deny · s allow for this session",
+                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ))),
+                Some(ToolApproval::Approved) => {
+                    lines.push(Line::from(Span::styled("  ✓ approved", DIM)));
+                }
+                Some(ToolApproval::Denied) => {
+                    lines.push(Line::from(Span::styled("  ✗ denied", refused)));
+                }
+                Some(ToolApproval::Expired) => lines.push(Line::from(Span::styled(
+                    "  ✗ expired: nobody decided in time",
+                    refused,
+                ))),
+            }
             let (mark, style) = match (output, is_error) {
+                // A denied call's result (what the model is told) is still to come.
+                (None, _) if approval.is_some_and(|a| a != ToolApproval::Approved) => {
+                    lines.push(Line::default());
+                    return lines;
+                }
                 (None, _) => ("  … running".to_string(), DIM),
                 (Some(output), false) => (format!("  → {}", one_line(output, 200)), DIM),
                 (Some(output), true) => (
@@ -174,6 +222,7 @@ pub(crate) fn from_history(messages: &[SessionMessage]) -> Vec<Entry> {
                             name: call.name.clone(),
                             output: None,
                             is_error: false,
+                            approval: None,
                         },
                         call.arguments.clone(),
                     ));
@@ -208,14 +257,40 @@ pub(crate) fn set_tool_result(
     let Some(entry) = found else {
         return false;
     };
-    if let EntryKind::Tool { id, name, .. } = &entry.kind {
+    if let EntryKind::Tool {
+        id, name, approval, ..
+    } = &entry.kind
+    {
         let kind = EntryKind::Tool {
             id: id.clone(),
             name: name.clone(),
             output: Some(content.to_string()),
             is_error: failed,
+            approval: *approval,
         };
         entry.set_kind(kind);
+    }
+    true
+}
+
+/// Records where a tool call's approval is on the entry of its call; false when no such call
+/// is shown.
+pub(crate) fn set_tool_approval(entries: &mut [Entry], call_id: &str, state: ToolApproval) -> bool {
+    let found = entries
+        .iter_mut()
+        .rev()
+        .find(|entry| matches!(&entry.kind, EntryKind::Tool { id, .. } if id == call_id));
+    let Some(entry) = found else {
+        return false;
+    };
+    if let EntryKind::Tool { approval, .. } = &entry.kind {
+        if *approval != Some(state) {
+            let mut kind = entry.kind.clone();
+            if let EntryKind::Tool { approval, .. } = &mut kind {
+                *approval = Some(state);
+            }
+            entry.set_kind(kind);
+        }
     }
     true
 }
@@ -278,7 +353,8 @@ mod tests {
                     id: "c1".into(),
                     name: "memory_search".into(),
                     output: Some("3 May".into()),
-                    is_error: false
+                    is_error: false,
+                    approval: None,
                 },
                 EntryKind::Assistant(AnswerState::Incomplete),
             ]
@@ -302,5 +378,62 @@ mod tests {
         );
         let mut user = Entry::new(EntryKind::User, "two\nlines");
         assert_eq!(texts(user.lines(&highlighter)), ["You", "two", "lines", ""]);
+    }
+
+    #[test]
+    fn a_tool_call_shows_its_approval_then_its_result() {
+        let highlighter = Highlighter::default();
+        let tool = |approval, output: Option<&str>, is_error| EntryKind::Tool {
+            id: "c1".into(),
+            name: "process_kill".into(),
+            output: output.map(str::to_string),
+            is_error,
+            approval,
+        };
+        let mut entries = vec![Entry::new(tool(None, None, false), "{\"pid\": 4242}")];
+        assert_eq!(
+            texts(entries[0].lines(&highlighter)),
+            ["⚙ process_kill {\"pid\": 4242}", "  … running", ""]
+        );
+        assert!(set_tool_approval(&mut entries, "c1", ToolApproval::Waiting));
+        assert!(!set_tool_approval(
+            &mut entries,
+            "c9",
+            ToolApproval::Waiting
+        ));
+        assert_eq!(
+            texts(entries[0].lines(&highlighter))[1],
+            "  ⏸ waiting for your decision: y allow · n deny · s allow for this session"
+        );
+        set_tool_approval(&mut entries, "c1", ToolApproval::Approved);
+        assert_eq!(
+            texts(entries[0].lines(&highlighter)),
+            [
+                "⚙ process_kill {\"pid\": 4242}",
+                "  ✓ approved",
+                "  … running",
+                ""
+            ]
+        );
+        set_tool_result(&mut entries, "c1", "sent SIGTERM", false);
+        assert_eq!(
+            entries[0].kind,
+            tool(Some(ToolApproval::Approved), Some("sent SIGTERM"), false)
+        );
+        assert_eq!(
+            texts(entries[0].lines(&highlighter))[1..3],
+            ["  ✓ approved", "  → sent SIGTERM"]
+        );
+        let mut denied = vec![Entry::new(tool(None, None, false), "{}")];
+        set_tool_approval(&mut denied, "c1", ToolApproval::from_decision("expired"));
+        assert_eq!(
+            texts(denied[0].lines(&highlighter)),
+            [
+                "⚙ process_kill {}",
+                "  ✗ expired: nobody decided in time",
+                ""
+            ]
+        );
+        assert_eq!(ToolApproval::from_decision("deny"), ToolApproval::Denied);
     }
 }

@@ -1,8 +1,9 @@
 //! Drawing the state: the chat view (wrapped, scrolled), the input box with its cursor, the
-//! status bar, the key footer, and the help or session popups on top.
+//! status bar, the key footer, the help or session popups on top, and above all the prompt of
+//! a tool call waiting for the user's decision.
 
 use crate::app::{App, Connection, Overlay, Scroll, ViewMetrics};
-use jamey_client::slash;
+use jamey_client::{approval, slash};
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
@@ -32,6 +33,10 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
         "copy the last answer's code block (again: the one before)",
     ),
     ("Ctrl-U / Ctrl-W", "clear the input / delete a word"),
+    (
+        "y / n / s",
+        "answer a waiting tool call: allow, deny, allow for the session",
+    ),
     ("F1", "show or hide this help"),
     ("Ctrl-Q, Ctrl-C on an empty input", "quit"),
 ];
@@ -57,6 +62,56 @@ pub(crate) fn draw(frame: &mut Frame<'_>, app: &mut App) {
         Overlay::Help => draw_help(frame, chat),
         Overlay::Sessions(list) => list.draw(frame, popup(chat, 80, 20)),
     }
+    draw_approval(frame, app, chat);
+}
+
+/// The first waiting call's question, at the bottom of the chat view, over everything else.
+fn draw_approval(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let Some(first) = app.prompts.first() else {
+        return;
+    };
+    let key = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    let mut lines = vec![
+        Line::from(Span::styled(
+            approval::question(first),
+            Style::new().add_modifier(Modifier::BOLD),
+        )),
+        Line::from(vec![
+            Span::styled("y", key),
+            Span::raw(" allow once · "),
+            Span::styled("n", key),
+            Span::raw(" deny · "),
+            Span::styled("s", key),
+            Span::raw(" allow this same call for the session"),
+        ]),
+    ];
+    let mut about = format!("asked for {}", first.caller);
+    if app.prompts.len() > 1 {
+        about.push_str(&format!(" · {} more waiting", app.prompts.len() - 1));
+    }
+    lines.push(Line::from(Span::styled(
+        about,
+        Style::new().fg(Color::DarkGray),
+    )));
+    let paragraph = Paragraph::new(lines)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(Style::new().fg(Color::Yellow))
+                .title(" A tool call waits for your decision "),
+        )
+        .wrap(Wrap { trim: false });
+    let width = area.width.min(100);
+    let inner_width = width.saturating_sub(2).max(1);
+    let height = (paragraph.line_count(inner_width) as u16).min(area.height);
+    let at = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.bottom().saturating_sub(height),
+        width,
+        height,
+    );
+    frame.render_widget(Clear, at);
+    frame.render_widget(paragraph, at);
 }
 
 fn draw_chat(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
@@ -89,7 +144,9 @@ fn draw_chat(frame: &mut Frame<'_>, app: &mut App, area: Rect) {
 }
 
 fn draw_input(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let title = if app.is_streaming() {
+    let title = if !app.prompts.is_empty() {
+        " A tool call waits · y allow · n deny · s session · Esc cancels the answer "
+    } else if app.is_streaming() {
         " Jamey is answering · Esc cancels "
     } else {
         " Message · Enter send · Alt+Enter new line "
@@ -232,7 +289,7 @@ fn popup(area: Rect, width: u16, height: u16) -> Rect {
 mod tests {
     use super::*;
     use crate::app::tests::{alt_enter, chat, done, key, send, token, type_text};
-    use crate::app::{AppEvent, Failure};
+    use crate::app::{Action, AppEvent, Failure};
     use crossterm::event::KeyCode;
     use jamey_protocol::{ChatEvent, SessionSummary};
     use ratatui::backend::TestBackend;
@@ -503,6 +560,155 @@ mod tests {
         assert!(contains(&shown, "│And line by line?"));
         assert!(rows[26]
             .contains("● connected │ test/model │ session 0193f5c2-7d1 │ 1,532 tokens │ $0.0004"));
+    }
+
+    fn approval(tool: &str, arguments: serde_json::Value) -> jamey_protocol::Approval {
+        jamey_protocol::Approval {
+            id: uuid::Uuid::now_v7(),
+            tool: tool.into(),
+            arguments,
+            fingerprint: "f".into(),
+            session_id: Some("s".into()),
+            job_id: None,
+            caller: "owner".into(),
+            created_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_approval_prompts_and_its_decision_updates_the_call_line() {
+        let mut app = App::new(None, None);
+        let turn = send(&mut app, "kill the stuck build");
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::ToolCall {
+                id: "c1".into(),
+                name: "process_kill".into(),
+                arguments: "{\"pid\": 4242}".into(),
+            },
+        );
+        let asked = approval("process_kill", serde_json::json!({"pid": 4242}));
+        chat(&mut app, turn, ChatEvent::ApprovalRequired(asked.clone()));
+        let shown = screen(&mut app, 90, 24);
+        assert!(
+            contains(&shown, "A tool call waits for your decision"),
+            "{:#?}",
+            rows(&shown)
+        );
+        assert!(contains(&shown, "Allow process_kill {\"pid\": 4242}?"));
+        assert!(contains(
+            &shown,
+            "y allow once · n deny · s allow this same call for the session"
+        ));
+        assert!(contains(&shown, "asked for owner"));
+        assert!(contains(&shown, "A tool call waits · y allow"));
+
+        // Typing other letters does not answer, nor reach the message box.
+        app.handle(key(KeyCode::Char('x')));
+        assert!(app.input.is_blank());
+        assert_eq!(app.prompts.len(), 1);
+        let actions = app.handle(key(KeyCode::Char('s')));
+        let [Action::Decide {
+            approval_id,
+            request,
+        }] = actions.as_slice()
+        else {
+            panic!("{actions:?}");
+        };
+        assert_eq!(*approval_id, asked.id);
+        assert_eq!(request.decision, jamey_protocol::Decision::Approve);
+        assert_eq!(request.remember, jamey_protocol::Remember::Session);
+        let shown = screen(&mut app, 90, 24);
+        assert!(!contains(&shown, "A tool call waits for your decision"));
+        assert!(contains(&shown, "⏸ waiting for your decision"));
+
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::ApprovalResolved(jamey_protocol::ApprovalResolved {
+                id: asked.id,
+                decision: "approve".into(),
+            }),
+        );
+        let shown = screen(&mut app, 90, 24);
+        assert!(has_row(&shown, "  ✓ approved"), "{:#?}", rows(&shown));
+        assert!(has_row(&shown, "  … running"));
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::ToolResult {
+                id: "c1".into(),
+                name: "process_kill".into(),
+                output: "sent SIGTERM to cargo (pid 4242)".into(),
+                is_error: false,
+            },
+        );
+        let shown = screen(&mut app, 90, 24);
+        assert!(has_row(&shown, "  → sent SIGTERM to cargo (pid 4242)"));
+        // Now letters type again.
+        app.handle(key(KeyCode::Char('y')));
+        assert_eq!(app.input.text(), "y");
+    }
+
+    #[test]
+    fn approvals_queue_one_prompt_at_a_time_and_another_clients_decision_closes_theirs() {
+        let mut app = App::new(None, None);
+        let turn = send(&mut app, "tidy up");
+        for (id, pid) in [("c1", 1), ("c2", 2)] {
+            chat(
+                &mut app,
+                turn,
+                ChatEvent::ToolCall {
+                    id: id.into(),
+                    name: "process_kill".into(),
+                    arguments: format!("{{\"pid\": {pid}}}"),
+                },
+            );
+        }
+        let first = approval("process_kill", serde_json::json!({"pid": 1}));
+        let second = approval("process_kill", serde_json::json!({"pid": 2}));
+        chat(&mut app, turn, ChatEvent::ApprovalRequired(first.clone()));
+        chat(&mut app, turn, ChatEvent::ApprovalRequired(second.clone()));
+        let shown = screen(&mut app, 90, 24);
+        assert!(contains(&shown, "Allow process_kill {\"pid\": 1}?"));
+        assert!(contains(&shown, "asked for owner · 1 more waiting"));
+        // Someone else denied the first: the second one's prompt shows.
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::ApprovalResolved(jamey_protocol::ApprovalResolved {
+                id: first.id,
+                decision: "deny".into(),
+            }),
+        );
+        let shown = screen(&mut app, 90, 24);
+        assert!(contains(&shown, "Allow process_kill {\"pid\": 2}?"));
+        assert!(has_row(&shown, "  ✗ denied"));
+        let actions = app.handle(key(KeyCode::Char('n')));
+        assert!(matches!(
+            actions.as_slice(),
+            [Action::Decide { approval_id, request }]
+                if *approval_id == second.id && request.decision == jamey_protocol::Decision::Deny
+        ));
+        // The runtime refused the decision (it had expired): a notice says so.
+        app.handle(AppEvent::Decided {
+            result: Err(Failure {
+                message: "the approval has expired".into(),
+                offline: false,
+            }),
+        });
+        let shown = screen(&mut app, 90, 24);
+        assert!(contains(&shown, "» the approval has expired"));
+        // A turn that ends drops what it waited on.
+        chat(
+            &mut app,
+            turn,
+            ChatEvent::ApprovalRequired(approval("process_kill", serde_json::json!({"pid": 3}))),
+        );
+        chat(&mut app, turn, done("s", 1, 0.0));
+        assert!(app.prompts.is_empty());
     }
 
     #[test]

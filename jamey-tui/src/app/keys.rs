@@ -1,5 +1,5 @@
-//! Key bindings: what each key, mouse wheel step or paste does, by what covers the screen (the
-//! help, the session list, or nothing: the input editor).
+//! Key bindings: what each key, mouse wheel step or paste does, by what covers the screen (an
+//! approval prompt, the help, the session list, or nothing: the input editor).
 
 use super::{Action, App, Overlay, Scroll, WHEEL_LINES};
 use crossterm::event::{
@@ -66,6 +66,7 @@ impl App {
                 self.scroll_down(self.page());
                 return Vec::new();
             }
+            KeyCode::Char(c) if !ctrl && !self.prompts.is_empty() => return self.approval_key(c),
             _ => {}
         }
         match &mut self.overlay {
