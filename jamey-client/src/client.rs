@@ -531,7 +531,7 @@ mod tests {
 
     #[test]
     fn an_unknown_error_code_is_read_by_its_status_and_keeps_the_message() {
-        let body = br#"{"error": {"code": "tool_denied", "message": "process_kill is denied"}}"#;
+        let body = br#"{"error": {"code": "a_code_from_a_newer_runtime", "message": "process_kill is denied"}}"#;
         let error = error_from_body(StatusCode::FORBIDDEN, None, body);
         assert!(
             matches!(

@@ -192,6 +192,7 @@ pub async fn build_state(
         Some(key) => Some(key),
         None => secrets.get(OPENROUTER_API_KEY_SECRET)?,
     };
+    let github_token = secrets.get(jamey_tools::github::TOKEN_SECRET)?;
     let embedder_config = config.clone();
     let embedder =
         tokio::task::spawn_blocking(move || open_embedder(&embedder_config, &secrets)).await??;
@@ -229,6 +230,7 @@ pub async fn build_state(
             facts: runtime_facts(memories.clone(), started_at),
             config: masked_config(settings.clone()),
             instance: config.listen.to_string(),
+            github_token,
         },
         metrics.registry(),
     )?;

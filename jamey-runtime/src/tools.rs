@@ -1,12 +1,14 @@
-//! The twin's tools as this runtime assembles them: every built-in tool registered under
-//! `[tools]`, the approval gate on the store's approval rows, the audit trail, and the
+//! The twin's tools as this runtime assembles them: every built-in tool (memory, host, GitHub)
+//! registered under `[tools]` and `[github]`, the approval gate on the store's approval rows, the audit trail, and the
 //! Prometheus counters every call passes (`tool_calls_total`, `tool_call_errors_total`,
 //! `tool_call_duration_seconds`, per tool).
 
 use crate::config::Config;
+use anyhow::Context;
 use jamey_core::approvals::ApprovalStore;
 use jamey_core::audit::ToolCallLog;
 use jamey_core::Memories;
+use jamey_tools::github::{self as gh, GithubClient};
 use jamey_tools::host::{
     ConfigGetTool, ConfigSource, FactsSource, KillRules, ProcessKillTool, ProcessListTool,
     SystemInfoTool,
@@ -31,6 +33,8 @@ pub struct ToolSources {
     pub config: ConfigSource,
     /// This runtime's name in audit rows.
     pub instance: String,
+    /// The secret `github_token`, read at start.
+    pub github_token: Option<jamey_core::secrets::Secret>,
 }
 
 /// The assembled tools: the runner every call goes through, and the gate that decisions go to.
@@ -61,6 +65,19 @@ pub fn build(config: &Config, sources: ToolSources, metrics: &Registry) -> anyho
         .register(ProcessListTool)?
         .register(ProcessKillTool::new(kill_rules))?
         .register(ConfigGetTool::new(sources.config))?;
+    let github = GithubClient::new(config.github.client_config(), sources.github_token)
+        .context("the [github] settings")?;
+    registry
+        .register(gh::GithubListRepos::new(github.clone()))?
+        .register(gh::GithubGetFile::new(github.clone()))?
+        .register(gh::GithubSearchCode::new(github.clone()))?
+        .register(gh::GithubListIssues::new(github.clone()))?
+        .register(gh::GithubGetIssue::new(github.clone()))?
+        .register(gh::GithubCreateIssue::new(github.clone()))?
+        .register(gh::GithubCommentIssue::new(github.clone()))?
+        .register(gh::GithubCloseIssue::new(github.clone()))?
+        .register(gh::GithubListPulls::new(github.clone()))?
+        .register(gh::GithubGetPull::new(github))?;
     registry.set_permissions(config.tools.permission_overrides());
     let approvals = Arc::new(StoreApprovalGate::new(
         sources.approvals,
