@@ -4,6 +4,7 @@
 mod cache;
 mod chat;
 mod embed;
+mod guard;
 mod http;
 mod llm;
 mod quality;
@@ -44,6 +45,8 @@ enum Command {
     /// Turn overhead, relay per chunk and concurrent streamed chats of a real runtime in front
     /// of a scripted model server.
     Chat(chat::ChatArgs),
+    /// What the web tools' network guard adds per request beyond DNS (p50/p99).
+    Guard(guard::GuardArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,5 +60,6 @@ fn main() -> anyhow::Result<()> {
         Command::Cache(args) => cache::run(args),
         Command::Llm(args) => llm::run(args),
         Command::Chat(args) => chat::run(args),
+        Command::Guard(args) => guard::run(args),
     }
 }

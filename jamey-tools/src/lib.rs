@@ -1,24 +1,30 @@
 //! Tools the twin can use while answering: the `Tool` trait, a `ToolRegistry` that validates
 //! arguments against each tool's JSON Schema (generated with schemars), applies a permission
 //! policy per tool, and runs calls concurrently with a timeout and an output limit each.
-//! Built-in tools: `memory_search` and `memory_save`. `host` holds the host operations (system
-//! information, processes and killing them under the host rules) that the runtime's host routes
-//! call. `Caller` says who asked.
+//! Built-in tools: `memory_search` and `memory_save`; the web tools `http_fetch`, `http_request`
+//! and `web_read`, whose every URL passes the network guard in `net`. `host` holds the host
+//! operations (system information, processes and killing them under the host rules) that the
+//! runtime's host routes call. `Caller` says who asked.
 
 mod caller;
 mod context;
 mod error;
 pub mod host;
 mod memory;
+pub mod net;
 mod registry;
+mod web;
 
 pub use caller::Caller;
 pub use context::{CallContext, CallOrigin, ToolScope};
-pub use jamey_protocol::Permission;
 pub use error::ToolError;
 pub use host::HostError;
+pub use jamey_protocol::Permission;
 pub use memory::{MemorySave, MemorySearch};
 pub use registry::{ToolCallOutcome, ToolLimits, ToolRegistry};
+pub use web::{
+    FetchMethod, HttpFetch, HttpFetchArgs, HttpRequest, HttpRequestArgs, WebRead, WebReadArgs,
+};
 
 use async_trait::async_trait;
 use schemars::JsonSchema;

@@ -10,6 +10,7 @@
 mod cache;
 mod llm;
 mod llm_key;
+mod network;
 mod overrides;
 mod raw;
 mod settings;
@@ -22,6 +23,7 @@ pub use llm::{
     DEFAULT_PERSONA,
 };
 pub use llm_key::{key_required, LlmState, UNCONFIGURED_MESSAGE};
+pub use network::{NetworkConfig, RawNetwork};
 pub use overrides::ConfigOverrides;
 pub use raw::{RawConfig, RawDatabase, RawEmbedding, RawLimits, RawLog, RawSearch, RawTls};
 pub use settings::Settings;

@@ -12,6 +12,7 @@ pub struct ToolsConfig {
     pub timeout_secs: u64,
     pub max_output_bytes: usize,
     pub permissions: BTreeMap<String, String>,
+    pub network: super::NetworkConfig,
 }
 
 impl ToolsConfig {
@@ -29,6 +30,7 @@ impl Default for ToolsConfig {
             timeout_secs: 30,
             max_output_bytes: 16 * 1024,
             permissions: BTreeMap::new(),
+            network: Default::default(),
         }
     }
 }
@@ -39,6 +41,7 @@ pub struct RawTools {
     pub timeout_secs: Option<i64>,
     pub max_output_bytes: Option<i64>,
     pub permissions: Option<BTreeMap<String, String>>,
+    pub network: Option<super::RawNetwork>,
 }
 
 impl RawTools {
@@ -63,6 +66,7 @@ impl RawTools {
                 16 * 1024,
             )? as usize,
             permissions,
+            network: self.network.clone().unwrap_or_default().validate()?,
         })
     }
 }
