@@ -82,7 +82,7 @@ pub(crate) async fn read_body(
 /// Identity or gzip, into a buffer that refuses to grow past its cap.
 enum Decoder {
     Identity(Capped),
-    Gzip(flate2::write::GzDecoder<Capped>),
+    Gzip(Box<flate2::write::GzDecoder<Capped>>),
 }
 
 impl Decoder {
@@ -93,7 +93,7 @@ impl Decoder {
             full: false,
         };
         if gzip {
-            Self::Gzip(flate2::write::GzDecoder::new(sink))
+            Self::Gzip(Box::new(flate2::write::GzDecoder::new(sink)))
         } else {
             Self::Identity(sink)
         }
