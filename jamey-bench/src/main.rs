@@ -4,6 +4,7 @@
 mod cache;
 mod chat;
 mod embed;
+mod guard;
 mod http;
 mod llm;
 mod quality;
@@ -47,6 +48,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// What the tool path (registry, policy, validation, audit row) adds to a no-op call.
     Tools(tools::ToolsArgs),
+    /// What the web tools' network guard adds per request beyond DNS (p50/p99).
+    Guard(guard::GuardArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,5 +64,6 @@ fn main() -> anyhow::Result<()> {
         Command::Llm(args) => llm::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Tools(args) => tools::run(args),
+        Command::Guard(args) => guard::run(args),
     }
 }

@@ -1,5 +1,5 @@
-//! The twin's tools as this runtime assembles them: every built-in tool (memory, host, GitHub)
-//! registered under `[tools]` and `[github]`, the approval gate on the store's approval rows, the audit trail, and the
+//! The twin's tools as this runtime assembles them: every built-in tool (memory, host, web,
+//! GitHub) registered under `[tools]`, `[tools.network]` and `[github]`, the approval gate on the store's approval rows, the audit trail, and the
 //! Prometheus counters every call passes (`tool_calls_total`, `tool_call_errors_total`,
 //! `tool_call_duration_seconds`, per tool).
 
@@ -14,8 +14,8 @@ use jamey_tools::host::{
     SystemInfoTool,
 };
 use jamey_tools::{
-    CallObserver, CallResult, MemorySave, MemorySearch, StoreApprovalGate, ToolLimits,
-    ToolRegistry, ToolRunner,
+    CallObserver, CallResult, HttpFetch, HttpRequest, MemorySave, MemorySearch, StoreApprovalGate,
+    ToolLimits, ToolRegistry, ToolRunner, WebRead,
 };
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use std::sync::Arc;
@@ -65,6 +65,11 @@ pub fn build(config: &Config, sources: ToolSources, metrics: &Registry) -> anyho
         .register(ProcessListTool)?
         .register(ProcessKillTool::new(kill_rules))?
         .register(ConfigGetTool::new(sources.config))?;
+    let web = jamey_tools::net::GuardedClient::new(config.tools.network.to_policy());
+    registry
+        .register(HttpFetch::new(web.clone()))?
+        .register(HttpRequest::new(web.clone()))?
+        .register(WebRead::new(web))?;
     let github = GithubClient::new(config.github.client_config(), sources.github_token)
         .context("the [github] settings")?;
     registry

@@ -4,7 +4,9 @@
 //! permission, an approval for `ask` calls (`approvals`), the run under a deadline and a
 //! cancellation signal (`CallContext`), and the audit row with secrets masked (`mask`).
 //! Built-in tools: the memory tools and the host tools (`host`: system information, processes,
-//! killing one under the host rules, the configuration) and the GitHub connector (`github`).
+//! killing one under the host rules, the configuration), the GitHub connector (`github`) and
+//! the web tools `http_fetch`, `http_request` and `web_read`, whose every URL passes the
+//! network guard in `net`.
 
 pub mod approvals;
 mod audit_trail;
@@ -15,10 +17,12 @@ pub mod github;
 pub mod host;
 pub mod mask;
 mod memory;
+pub mod net;
 mod registry;
 mod runner;
 #[cfg(test)]
 mod test_tools;
+mod web;
 
 pub use approvals::{ApprovalGate, StoreApprovalGate};
 pub use audit_trail::AuditTrail;
@@ -30,6 +34,9 @@ pub use jamey_protocol::Permission;
 pub use memory::{MemorySave, MemorySearch};
 pub use registry::{is_valid_tool_name, ToolLimits, ToolRegistry};
 pub use runner::{CallObserver, CallResult, ToolRunner};
+pub use web::{
+    FetchMethod, HttpFetch, HttpFetchArgs, HttpRequest, HttpRequestArgs, WebRead, WebReadArgs,
+};
 
 use async_trait::async_trait;
 use schemars::JsonSchema;

@@ -5,9 +5,9 @@
 //! masked.
 
 use crate::approvals::{fingerprint, ApprovalGate, ApprovalRequest};
+use crate::audit_trail::AuditTrail;
 use crate::mask::mask_arguments;
 use crate::{CallContext, Permission, ToolError, ToolRegistry};
-use crate::audit_trail::AuditTrail;
 use jamey_core::audit::ToolCallLog;
 use jamey_protocol::{CallDecision, ToolCall, ToolCallEntry};
 use std::sync::Arc;

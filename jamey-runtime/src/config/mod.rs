@@ -12,6 +12,7 @@ mod cache;
 mod github;
 mod llm;
 mod llm_key;
+mod network;
 mod overrides;
 mod raw;
 mod settings;
@@ -25,6 +26,7 @@ pub use llm::{
     DEFAULT_PERSONA,
 };
 pub use llm_key::{key_required, LlmState, UNCONFIGURED_MESSAGE};
+pub use network::{NetworkConfig, RawNetwork};
 pub use overrides::ConfigOverrides;
 pub use raw::{RawConfig, RawDatabase, RawEmbedding, RawLimits, RawLog, RawSearch, RawTls};
 pub use settings::Settings;

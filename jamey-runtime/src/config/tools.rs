@@ -18,6 +18,8 @@ pub struct ToolsConfig {
     pub kill_other_users: bool,
     /// Overrides of each tool's default permission.
     pub permissions: BTreeMap<String, Permission>,
+    /// `[tools.network]`: what the web tools may reach.
+    pub network: super::NetworkConfig,
 }
 
 impl ToolsConfig {
@@ -38,6 +40,7 @@ impl Default for ToolsConfig {
             approval_timeout_secs: 300,
             kill_other_users: false,
             permissions: BTreeMap::new(),
+            network: Default::default(),
         }
     }
 }
@@ -50,6 +53,7 @@ pub struct RawTools {
     pub approval_timeout_secs: Option<i64>,
     pub kill_other_users: Option<bool>,
     pub permissions: Option<BTreeMap<String, String>>,
+    pub network: Option<super::RawNetwork>,
 }
 
 /// Whether `name` may appear in `[tools.permissions]`: a built-in tool, or an MCP tool
@@ -106,6 +110,7 @@ impl RawTools {
             )? as u64,
             kill_other_users: self.kill_other_users.unwrap_or(false),
             permissions,
+            network: self.network.clone().unwrap_or_default().validate()?,
         })
     }
 }

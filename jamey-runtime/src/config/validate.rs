@@ -368,6 +368,9 @@ impl Config {
         if self.tools.kill_other_users != next.tools.kill_other_users {
             keys.push("tools.kill_other_users");
         }
+        if self.tools.network != next.tools.network {
+            keys.push("tools.network");
+        }
         if self.github != next.github {
             keys.push("github");
         }
