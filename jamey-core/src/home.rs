@@ -127,9 +127,20 @@ pub const CONFIG_TEMPLATE: &str = r#"# Jamey configuration. Every setting is sho
 # session_budget_usd = 0.0
 
 [tools]
-# Seconds and output bytes allowed per tool call.
+# Seconds and output bytes allowed per tool call. (reload)
 # timeout_secs = 30
 # max_output_bytes = 16384
-# "allow", "ask" or "deny" per tool, for example { memory_save = "ask" }.
+# Seconds an `ask` call waits for a decision; undecided, it is denied. (reload)
+# approval_timeout_secs = 300
+# A runtime running as root may kill other users' processes.
+# kill_other_users = false
+# "allow", "ask" or "deny" per tool, for example { memory_save = "ask" }; or, below this
+# template, a [tools.permissions] table. A misspelled tool name stops the start. (reload)
 # permissions = {}
+
+# More tables can be appended below, each with its own header:
+# [tools.network]: allow_hosts = ["192.168.1.20:8123", "10.0.5.0/24"], deny_hosts = [...],
+#   allow_private = false: the private addresses the web tools may reach.
+# [github]: api_url = "https://api.github.com", repositories = ["owner/*", "owner/name"];
+#   the token is the secret github_token (`jamey secret set github_token`).
 "#;
