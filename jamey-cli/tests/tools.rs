@@ -494,17 +494,13 @@ fn chat_on_a_terminal_asks_inline_and_s_approves_for_the_session() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{}", screen.lock().unwrap());
-    let shown = screen.lock().unwrap().clone();
-    let session = shown
-        .rsplit("session ")
-        .next()
-        .unwrap()
-        .split(']')
-        .next()
-        .unwrap()
-        .trim()
+    // The session is read from the audit row, not the screen: a pseudo-terminal may wrap or
+    // colour the footer that names it.
+    let log = json(twin.jamey(&["tools", "log", "--tool", "memory_save", "--json"]));
+    let session = log["items"][0]["session_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session in {log}"))
         .to_string();
-    let log = json(twin.jamey(&["tools", "log", "--session", &session, "--json"]));
     assert_eq!(log["items"][0]["decision"], "approved", "{log}");
 
     // The same call again in that session: no question, it runs.

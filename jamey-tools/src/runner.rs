@@ -178,6 +178,8 @@ impl ToolRunner {
         let limits = self.registry.limits();
         let mut running = context.clone();
         running.deadline = tokio::time::Instant::now() + limits.timeout;
+        // This call's own signal: the caller leaving cancels it; its failure cancels nothing else.
+        running.cancel = context.cancel.child_token();
         let outcome = tokio::select! {
             result = tool.call_json(arguments.clone(), &running) => result,
             () = tokio::time::sleep_until(running.deadline) => Err(ToolError::Timeout {

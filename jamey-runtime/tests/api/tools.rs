@@ -515,3 +515,133 @@ async fn a_decision_on_one_runtime_releases_the_call_waiting_on_another() {
     );
     child.wait().unwrap();
 }
+
+/// A local web server with one HTML page.
+async fn web_page() -> std::net::SocketAddr {
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            axum::response::Html(
+                "<html><head><title>Lab</title></head><body><p>Printer is on floor 2.</p>\
+                 <a href=\"/manual\">manual</a></body></html>",
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_calls_the_built_in_tools_in_one_round() {
+    let github = jamey_tools::github::scripted::ScriptedGithub::start()
+        .await
+        .unwrap();
+    github.add_repo("me/lab", false);
+    github.add_issue("me/lab", "Printer jams", "Tray 2 jams daily", "me");
+    let lab = web_page().await;
+    let extra = format!(
+        "[tools.network]\nallow_hosts = [\"{lab}\"]\n\n[github]\napi_url = \"{}\"\n",
+        github.api_url()
+    );
+    let (_home, router, server) = twin(&extra).await;
+    let calls: [(&str, String); 9] = [
+        (
+            "memory_save",
+            json!({"content": "The lab printer is a Brother"}).to_string(),
+        ),
+        ("memory_search", json!({"query": "printer"}).to_string()),
+        ("system_info", "{}".into()),
+        (
+            "process_list",
+            json!({"sort_by": "memory", "limit": 3}).to_string(),
+        ),
+        ("config_get", json!({"key": "tools.network"}).to_string()),
+        (
+            "http_fetch",
+            json!({"url": format!("http://{lab}/")}).to_string(),
+        ),
+        (
+            "web_read",
+            json!({"url": format!("http://{lab}/")}).to_string(),
+        ),
+        (
+            "http_fetch",
+            json!({"url": "http://169.254.169.254/latest/meta-data/"}).to_string(),
+        ),
+        ("github_list_issues", json!({"repo": "me/lab"}).to_string()),
+    ];
+    let mut round = StreamScript::new(MODEL);
+    for (i, (name, arguments)) in calls.iter().enumerate() {
+        round = round
+            .tool_call_start(i, &format!("call_{i}"), name)
+            .tool_call_arguments(i, arguments);
+    }
+    server.push(
+        round
+            .finish("tool_calls")
+            .usage(usage())
+            .done()
+            .into_reply(),
+    );
+    server.push(StreamScript::answer(MODEL, &["All done."], usage()).into_reply());
+    let response = router
+        .clone()
+        .oneshot(owner_request(
+            "POST",
+            "/v1/chat",
+            json!({"message": "Check the lab", "session_id": "lab", "stream": true}),
+        ))
+        .await
+        .unwrap();
+    let mut body = response.into_body().into_data_stream();
+    let mut buffer = String::new();
+    let events = read_events(&mut body, &mut buffer, |name| name == "done").await;
+    let results: Vec<&Value> = events
+        .iter()
+        .filter(|(n, _)| n == "tool_result")
+        .map(|(_, data)| data)
+        .collect();
+    assert_eq!(results.len(), calls.len(), "{events:?}");
+    let output = |i: usize| {
+        let result = results
+            .iter()
+            .find(|r| r["id"] == format!("call_{i}"))
+            .unwrap();
+        (
+            result["is_error"].as_bool().unwrap(),
+            result["output"].as_str().unwrap().to_string(),
+        )
+    };
+    for i in [0, 1, 2, 3, 4, 5, 6, 8] {
+        assert!(!output(i).0, "{}: {}", calls[i].0, output(i).1);
+    }
+    assert!(output(2).1.contains("logical_cores"));
+    assert!(output(4).1.contains("allow_hosts"), "{}", output(4).1);
+    assert!(
+        output(5).1.contains("Printer is on floor 2"),
+        "{}",
+        output(5).1
+    );
+    assert!(
+        output(6).1.contains("Lab") && output(6).1.contains("/manual"),
+        "{}",
+        output(6).1
+    );
+    let (refused, why) = output(7);
+    assert!(refused && why.contains("169.254.169.254"), "{why}");
+    assert!(output(8).1.contains("Printer jams"), "{}", output(8).1);
+    // Every call is in the audit trail of the session; the metadata fetch as refused.
+    let rows = audit(&router, "session_id=lab&limit=50").await;
+    assert_eq!(rows.len(), calls.len(), "{rows:?}");
+    let refused = audit(&router, "session_id=lab&decision=refused").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["tool"], "http_fetch");
+    let (_, _, metrics) = call(&router, &As::Owner, "GET", "/metrics", None).await;
+    let text = metrics.as_str().unwrap_or_default();
+    assert!(
+        text.contains("tool_calls_total{decision=\"refused\",tool=\"http_fetch\"} 1"),
+        "{text}"
+    );
+}
