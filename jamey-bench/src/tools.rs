@@ -107,10 +107,8 @@ async fn measure(
         let args: NoopArgs = serde_json::from_value(arguments.clone())?;
         Noop.call(args, &context).await?;
         let direct_elapsed = started.elapsed();
-        let mut own = context.clone();
-        own.call_id = uuid::Uuid::now_v7();
         let started = Instant::now();
-        let result = runner.execute("noop", arguments.clone(), &own).await;
+        let result = runner.execute("noop", arguments.clone(), &context).await;
         let through_elapsed = started.elapsed();
         anyhow::ensure!(!result.is_error, "the no-op call failed: {}", result.output);
         if i >= 200 {

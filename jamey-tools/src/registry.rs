@@ -91,21 +91,25 @@ fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
     schema
 }
 
+/// A typed tool with its schema, generated once at registration (it is offered every round).
 #[derive(Debug)]
-struct Typed<T>(T);
+struct Typed<T> {
+    tool: T,
+    schema: serde_json::Value,
+}
 
 #[async_trait]
 impl<T: Tool> ErasedTool for Typed<T> {
     fn name(&self) -> &str {
-        self.0.name()
+        self.tool.name()
     }
 
     fn description(&self) -> &str {
-        self.0.description()
+        self.tool.description()
     }
 
     fn parameters(&self) -> serde_json::Value {
-        schema_of::<T::Args>()
+        self.schema.clone()
     }
 
     fn source(&self) -> String {
@@ -113,11 +117,11 @@ impl<T: Tool> ErasedTool for Typed<T> {
     }
 
     fn default_permission(&self) -> Permission {
-        self.0.default_permission()
+        self.tool.default_permission()
     }
 
     fn validate(&self, arguments: &serde_json::Value) -> Result<(), ToolError> {
-        parse_typed::<T::Args>(self.0.name(), arguments).map(drop)
+        parse_typed::<T::Args>(self.tool.name(), arguments).map(drop)
     }
 
     async fn call_json(
@@ -125,8 +129,8 @@ impl<T: Tool> ErasedTool for Typed<T> {
         arguments: serde_json::Value,
         context: &CallContext,
     ) -> Result<String, ToolError> {
-        let args = parse_typed::<T::Args>(self.0.name(), &arguments)?;
-        self.0.call(args, context).await
+        let args = parse_typed::<T::Args>(self.tool.name(), &arguments)?;
+        self.tool.call(args, context).await
     }
 }
 
@@ -214,7 +218,10 @@ impl ToolRegistry {
 
     /// Adds a typed tool. A name already taken, or one models would not accept, is an error.
     pub fn register<T: Tool>(&self, tool: T) -> Result<&Self, ToolError> {
-        self.insert(Arc::new(Typed(tool)))?;
+        self.insert(Arc::new(Typed {
+            tool,
+            schema: schema_of::<T::Args>(),
+        }))?;
         Ok(self)
     }
 

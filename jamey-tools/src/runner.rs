@@ -92,8 +92,7 @@ impl ToolRunner {
                     format!("the arguments are not JSON: {error}"),
                 );
                 let raw = serde_json::json!({ "unparsed": call.arguments });
-                let mut own = context.clone();
-                own.call_id = uuid::Uuid::now_v7();
+                let own = with_new_call_id(context);
                 self.finish(&call.name, &raw, &own, Instant::now(), Err(refused), None)
                     .await
             }
@@ -118,8 +117,7 @@ impl ToolRunner {
         arguments: serde_json::Value,
         context: &CallContext,
     ) -> CallResult {
-        let mut own = context.clone();
-        own.call_id = uuid::Uuid::now_v7();
+        let own = with_new_call_id(context);
         let context = &own;
         let span = tracing::info_span!(
             "tool",
@@ -257,6 +255,13 @@ impl ToolRunner {
         );
         result
     }
+}
+
+/// `context` for one more call: its own audit row id.
+fn with_new_call_id(context: &CallContext) -> CallContext {
+    let mut own = context.clone();
+    own.call_id = uuid::Uuid::now_v7();
+    own
 }
 
 /// `output` cut at `max` bytes (at a character boundary) and marked as cut.
